@@ -1,0 +1,152 @@
+"""The application factory (shape after Indico's: check config, then extensions in a fixed order)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from pathlib import Path
+
+from flask import Flask, g, jsonify, render_template
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from sqlalchemy import text
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from crisis.core import crypto
+from crisis.core.api import api, register_api_errors
+from crisis.core.config import PROJECT_ROOT, Settings, load_settings
+from crisis.core.db import db
+from crisis.core.extensions import babel, csrf, limiter, socketio
+from crisis.core.i18n import TRANSLATIONS_DIR, compile_translations, lang_text, local_time, select_locale
+from crisis.core.logging import configure_logging
+from crisis.core.security import init_security_headers
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, **overrides) -> Flask:
+    settings = settings or load_settings()
+    app = Flask(
+        __name__,
+        instance_path=str(PROJECT_ROOT / "instance"),
+        static_folder=str(PROJECT_ROOT / "static"),
+        template_folder="templates",
+    )
+    app.config.update(settings.as_flask_config())
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.is_production,
+        REMEMBER_COOKIE_SECURE=settings.is_production,
+        SESSION_COOKIE_NAME="crisis_session",
+        PERMANENT_SESSION_LIFETIME=timedelta(minutes=settings.session_timeout_minutes),
+        SESSION_REFRESH_EACH_REQUEST=True,
+        WTF_CSRF_TIME_LIMIT=None,  # the session lifetime bounds the token
+        BABEL_DEFAULT_LOCALE="sv",
+        BABEL_DEFAULT_TIMEZONE="Europe/Stockholm",
+        BABEL_TRANSLATION_DIRECTORIES=str(TRANSLATIONS_DIR),
+        RATELIMIT_STORAGE_URI=settings.redis_url or "memory://",
+        RATELIMIT_STRATEGY="moving-window",
+        JSON_SORT_KEYS=False,
+        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+    )
+    app.config.update(overrides)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+    configure_logging()
+    # One proxy hop (the load balancer) may set X-Forwarded-*; Twilio
+    # signatures are checked against PUBLIC_BASE_URL anyway.
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
+
+    crypto.keyring.configure(settings.encryption_keys, settings.secret_key)
+    db.init_app(app)
+    import crisis.models  # noqa: F401  (every mapper configured before first use)
+
+    compile_translations()
+    babel.init_app(app, locale_selector=select_locale)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    socketio.init_app(
+        app,
+        async_mode="threading",
+        message_queue=settings.redis_url,
+        cors_allowed_origins=[settings.public_base_url],
+        manage_session=False,
+    )
+
+    from crisis.auth.setup import init_login
+
+    init_login(app)
+    init_security_headers(app)
+    register_api_errors(app)
+    _register_blueprints(app)
+    _register_template_helpers(app)
+    _register_health(app)
+    _register_error_pages(app)
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    from crisis.auth import api as auth_api  # noqa: F401  (adds routes to `api`)
+    from crisis.auth.routes import bp as auth_bp
+    from crisis.home import bp as home_bp
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(home_bp)
+    # API clients authenticate with bearer tokens; browser calls with the
+    # session cookie are CSRF-checked in crisis.auth.api.
+    csrf.exempt(api)
+    app.register_blueprint(api)
+
+
+def _register_template_helpers(app: Flask) -> None:
+    from crisis.auth.labels import role_label
+
+    app.jinja_env.filters["local_time"] = local_time
+    app.jinja_env.globals["role_label"] = role_label
+    app.jinja_env.globals["get_locale"] = get_locale
+    app.jinja_env.globals["lang_text"] = lang_text
+    app.jinja_env.add_extension("jinja2.ext.do")
+
+
+def _register_health(app: Flask) -> None:
+    @app.get("/healthz")
+    @limiter.exempt
+    def healthz():
+        try:
+            db.session.execute(text("SELECT 1"))
+            database = "ok"
+        except Exception:  # reported, not raised: the probe wants the answer
+            log.exception("health check: database unreachable")
+            database = "unreachable"
+        finally:
+            db.session.rollback()
+        status = 200 if database == "ok" else 503
+        return jsonify(status="ok" if status == 200 else "degraded", database=database,
+                       dialect=db.dialect), status
+
+
+def _register_error_pages(app: Flask) -> None:
+    from flask_wtf.csrf import CSRFError
+
+    for code in (400, 401, 403, 404, 405, 409, 413, 429, 500):
+        app.register_error_handler(code, _error_page_for(code))
+
+    @app.errorhandler(CSRFError)
+    def _csrf_error(exc):
+        # 403 like any refusal; the page says what to do about it.
+        exc.description = str(_("The form has expired or was not sent from this site. "
+                                "Reload the page and try again."))
+        return _error_page_for(403)(exc)
+
+
+def _error_page_for(code: int):
+    def handler(exc):
+        from crisis.core.api import is_api_request, problem
+
+        if is_api_request():
+            return problem(code, getattr(exc, "name", "Error"), getattr(exc, "description", ""))
+        g.error = exc
+        return render_template("error.html", error=exc, code=code), code
+
+    return handler

@@ -1,0 +1,70 @@
+"""API: who am I, and the CSRF rule for browser calls to the API."""
+
+from __future__ import annotations
+
+from flask import request
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError, validate_csrf
+from wtforms import ValidationError
+
+from sqlalchemy import select
+
+from crisis.auth.models import Availability, Role, User
+from crisis.auth.permissions import login_required, roles_required
+from crisis.auth.services import set_availability
+from crisis.auth.setup import authenticated_by_token
+from crisis.core.api import ApiError, api, json_body
+from crisis.core.db import db
+
+
+@api.before_request
+def _csrf_for_cookie_sessions():
+    """A browser calling the API with its session cookie must send X-CSRFToken."""
+    if request.method in ("GET", "HEAD", "OPTIONS") or authenticated_by_token():
+        return
+    try:
+        validate_csrf(request.headers.get("X-CSRFToken", ""))
+    except (CSRFError, ValidationError) as exc:
+        raise ApiError(
+            403, "Forbidden", "Missing or invalid X-CSRFToken header; or use a bearer token."
+        ) from exc
+
+
+def user_json(user) -> dict:
+    return {
+        "id": user.id,
+        "name": user.name,
+        "email": user.email,
+        "roles": sorted(r.value for r in user.roles),
+        "district_id": user.district_id,
+        "language": user.language,
+        "availability": user.availability.value,
+    }
+
+
+@api.get("/me")
+@login_required
+def me():
+    return user_json(current_user)
+
+
+@api.get("/users")
+@roles_required(Role.ADMIN, Role.COORDINATOR)
+def list_users():
+    """Staff (admins manage them; coordinators pick owners and dispatch recipients)."""
+    users = db.session.scalars(select(User).order_by(User.name)).all()
+    return {"items": [user_json(u) for u in users]}
+
+
+@api.post("/me/availability")
+@login_required
+def set_my_availability():
+    data = json_body()
+    try:
+        availability = Availability(data.get("availability"))
+    except ValueError:
+        allowed = ", ".join(a.value for a in Availability)
+        raise ApiError(422, "Unprocessable Content", f"availability must be one of: {allowed}.") from None
+    set_availability(db.session, current_user, availability)
+    db.session.commit()
+    return user_json(current_user)

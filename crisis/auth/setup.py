@@ -1,0 +1,48 @@
+"""Flask-Login wiring: sessions by cookie, API calls by bearer token."""
+
+from __future__ import annotations
+
+from flask import redirect, request, url_for
+from flask_babel import lazy_gettext as _l
+
+from crisis.auth.models import User
+from crisis.auth.services import user_for_token
+from crisis.core.api import ApiError, is_api_request
+from crisis.core.db import db
+from crisis.core.extensions import login_manager
+
+
+def init_login(app) -> None:
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = _l("Log in to continue.")
+    login_manager.session_protection = "basic"
+
+    @login_manager.user_loader
+    def load_user(user_id: str) -> User | None:
+        try:
+            uid, generation = (int(part) for part in user_id.split(":"))
+        except ValueError:
+            return None
+        user = db.session.get(User, uid)
+        if user is None or not user.active or user.session_generation != generation:
+            return None
+        return user
+
+    @login_manager.request_loader
+    def load_user_from_token(req) -> User | None:
+        header = req.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return None
+        return user_for_token(db.session, token.strip())
+
+    @login_manager.unauthorized_handler
+    def unauthorized():
+        if is_api_request():
+            raise ApiError(401, "Unauthorized", "Log in, or send Authorization: Bearer <token>.")
+        return redirect(url_for("auth.login", next=request.full_path))
+
+
+def authenticated_by_token() -> bool:
+    return request.headers.get("Authorization", "").lower().startswith("bearer ")

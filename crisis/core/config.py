@@ -1,0 +1,124 @@
+"""Configuration from the environment only (DESIGN.md "Contract").
+
+Every setting has a safe local default so `make run` works with no
+configuration; `CRISIS_ENV=production` refuses the defaults that would be
+unsafe on a real server.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_SECRET_KEY = "dev-only-not-secret"
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+class ConfigError(RuntimeError):
+    """The environment does not describe a startable configuration."""
+
+
+def _bool(value: str | None, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def default_database_url(instance_path: Path) -> str:
+    return f"sqlite:///{instance_path / 'crisis.sqlite3'}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str
+    secret_key: str
+    database_url: str
+    database_url_is_default: bool
+    redis_url: str | None
+    sms_backend: str
+    twilio_account_sid: str | None
+    twilio_auth_token: str | None
+    twilio_from: str | None
+    twilio_messaging_service_sid: str | None
+    twilio_api_base: str | None
+    public_base_url: str
+    encryption_keys: tuple[str, ...]
+    session_timeout_minutes: int
+    playbook_dir: Path
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    def as_flask_config(self) -> dict:
+        return {
+            "SECRET_KEY": self.secret_key,
+            "DATABASE_URL": self.database_url,
+            "REDIS_URL": self.redis_url,
+            "SMS_BACKEND": self.sms_backend,
+            "TWILIO_ACCOUNT_SID": self.twilio_account_sid,
+            "TWILIO_AUTH_TOKEN": self.twilio_auth_token,
+            "TWILIO_FROM": self.twilio_from,
+            "TWILIO_MESSAGING_SERVICE_SID": self.twilio_messaging_service_sid,
+            "TWILIO_API_BASE": self.twilio_api_base,
+            "PUBLIC_BASE_URL": self.public_base_url,
+            "ENCRYPTION_KEYS": self.encryption_keys,
+            "PLAYBOOK_DIR": self.playbook_dir,
+            "CRISIS_ENV": self.env,
+        }
+
+
+def load_settings(environ: dict | None = None, instance_path: Path | None = None) -> Settings:
+    env = os.environ if environ is None else environ
+    instance_path = instance_path or PROJECT_ROOT / "instance"
+    database_url = env.get("DATABASE_URL") or ""
+    keys = tuple(k.strip() for k in (env.get("ENCRYPTION_KEYS") or "").split(",") if k.strip())
+    settings = Settings(
+        env=(env.get("CRISIS_ENV") or "development").strip().lower(),
+        secret_key=env.get("SECRET_KEY") or DEFAULT_SECRET_KEY,
+        database_url=database_url or default_database_url(instance_path),
+        database_url_is_default=not database_url,
+        redis_url=env.get("REDIS_URL") or None,
+        sms_backend=(env.get("SMS_BACKEND") or "outbox").strip().lower(),
+        twilio_account_sid=env.get("TWILIO_ACCOUNT_SID") or None,
+        twilio_auth_token=env.get("TWILIO_AUTH_TOKEN") or None,
+        twilio_from=env.get("TWILIO_FROM") or None,
+        twilio_messaging_service_sid=env.get("TWILIO_MESSAGING_SERVICE_SID") or None,
+        twilio_api_base=env.get("TWILIO_API_BASE") or None,
+        public_base_url=(env.get("PUBLIC_BASE_URL") or "http://127.0.0.1:5000").rstrip("/"),
+        encryption_keys=keys,
+        session_timeout_minutes=int(env.get("SESSION_TIMEOUT_MINUTES") or 30),
+        playbook_dir=Path(env.get("CRISIS_PLAYBOOK_DIR") or PROJECT_ROOT / "playbooks"),
+    )
+    check_settings(settings)
+    return settings
+
+
+def check_settings(settings: Settings) -> None:
+    """Refuse a configuration that would be unsafe, saying what to set."""
+    problems: list[str] = []
+    if settings.sms_backend not in {"outbox", "twilio"}:
+        problems.append(f"SMS_BACKEND must be 'outbox' or 'twilio', not {settings.sms_backend!r}.")
+    if settings.is_production:
+        if settings.secret_key == DEFAULT_SECRET_KEY or len(settings.secret_key) < 32:
+            problems.append(
+                "SECRET_KEY is the development default or shorter than 32 characters: set "
+                "SECRET_KEY to a long random value, e.g. "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`."
+            )
+        if settings.database_url_is_default:
+            problems.append(
+                "DATABASE_URL is not set: set it explicitly, e.g. "
+                "postgresql+psycopg://crisis@db.internal/crisis."
+            )
+        if not settings.encryption_keys:
+            problems.append(
+                "ENCRYPTION_KEYS is not set: set one or more comma-separated Fernet keys "
+                "(newest first), e.g. `python -c 'from cryptography.fernet import Fernet; "
+                "print(Fernet.generate_key().decode())'`."
+            )
+        if not settings.public_base_url.startswith("https://"):
+            problems.append("PUBLIC_BASE_URL must be the https:// address users and Twilio reach.")
+    if problems:
+        raise ConfigError("Refusing to start:\n- " + "\n- ".join(problems))

@@ -1,0 +1,61 @@
+"""Swedish first, English second (DESIGN.md); times shown in Europe/Stockholm."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from flask import request, session
+from flask_babel import format_datetime
+from flask_login import current_user
+
+LANGUAGES = ("sv", "en")
+DEFAULT_LANGUAGE = "sv"
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+TRANSLATIONS_DIR = Path(__file__).resolve().parents[1] / "translations"
+
+
+def select_locale() -> str:
+    chosen = session.get("lang")
+    if chosen in LANGUAGES:
+        return chosen
+    if getattr(current_user, "is_authenticated", False) and current_user.language in LANGUAGES:
+        return current_user.language
+    if request:
+        best = request.accept_languages.best_match(LANGUAGES)
+        # Swedish unless the browser asks for English before Swedish.
+        if best == "en" and "sv" not in request.accept_languages.values():
+            return "en"
+    return DEFAULT_LANGUAGE
+
+
+def compile_translations() -> None:
+    """Compile .po catalogs to .mo when missing or stale (no build step needed)."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    for po_path in TRANSLATIONS_DIR.glob("*/LC_MESSAGES/messages.po"):
+        mo_path = po_path.with_suffix(".mo")
+        if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
+            continue
+        with po_path.open("rb") as po_file:
+            catalog = read_po(po_file)
+        with mo_path.open("wb") as mo_file:
+            write_mo(mo_file, catalog)
+
+
+def local_time(value: datetime | None, fmt: str = "short") -> str:
+    if value is None:
+        return "–"
+    return format_datetime(value, fmt)
+
+
+def lang_text(mapping: dict | None, lang: str | None = None) -> str:
+    """Pick a language from a {"sv": ..., "en": ...} map, falling back to Swedish."""
+    if not mapping:
+        return ""
+    from flask_babel import get_locale
+
+    lang = lang or str(get_locale() or DEFAULT_LANGUAGE)
+    return mapping.get(lang) or mapping.get(DEFAULT_LANGUAGE) or next(iter(mapping.values()))

@@ -1,0 +1,115 @@
+"""SMS as rows: the transactional outbox, its status history and opt-outs."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from crisis.core.crypto import EncryptedText
+from crisis.core.db import Base, UTCDateTime, str_enum, utcnow
+
+
+class MessageStatus(enum.StrEnum):
+    QUEUED = "queued"  # row written, not yet handed to the provider
+    SENDING = "sending"  # claimed by a sender
+    SENT = "sent"
+    DELIVERED = "delivered"
+    UNDELIVERED = "undelivered"
+    FAILED = "failed"
+    RECEIVED = "received"  # inbound
+    EXPIRED = "expired"  # validity ran out before it could be sent
+
+    @property
+    def rank(self) -> int:
+        """Order of progress: a callback never moves a message backwards."""
+        return _RANK[self]
+
+
+_RANK = {
+    MessageStatus.QUEUED: 0,
+    MessageStatus.SENDING: 1,
+    MessageStatus.SENT: 2,
+    MessageStatus.RECEIVED: 2,
+    MessageStatus.DELIVERED: 3,
+    MessageStatus.UNDELIVERED: 3,
+    MessageStatus.FAILED: 3,
+    MessageStatus.EXPIRED: 3,
+}
+
+
+class Direction(enum.StrEnum):
+    OUTBOUND = "outbound"
+    INBOUND = "inbound"
+
+
+class Message(Base):
+    __tablename__ = "messages"
+    __table_args__ = (
+        CheckConstraint("attempts >= 0", name="attempts_nonnegative"),
+        CheckConstraint(
+            "recipient_user_id IS NULL OR recipient_relative_id IS NULL", name="one_recipient"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    direction: Mapped[Direction] = mapped_column(str_enum(Direction, "direction"))
+    purpose: Mapped[str] = mapped_column(String(40))  # dispatch, escalation, followup_reminder, ...
+    # Phone numbers may be a relative's: encrypted, with a digest to find them.
+    to_number: Mapped[str | None] = mapped_column(EncryptedText)
+    from_number: Mapped[str | None] = mapped_column(EncryptedText)
+    counterpart_digest: Mapped[str | None] = mapped_column(String(64), index=True)
+    body: Mapped[str] = mapped_column(Text)  # never sensitive by construction (templates)
+    language: Mapped[str] = mapped_column(String(8), default="sv")
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="SET NULL"), index=True)
+    dispatch_id: Mapped[int | None] = mapped_column(ForeignKey("dispatches.id", ondelete="SET NULL"))
+    recipient_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    recipient_relative_id: Mapped[int | None] = mapped_column(ForeignKey("relatives.id", ondelete="SET NULL"))
+    status: Mapped[MessageStatus] = mapped_column(
+        str_enum(MessageStatus, "message_status"), default=MessageStatus.QUEUED, index=True
+    )
+    provider_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(120), unique=True)
+    error_code: Mapped[str | None] = mapped_column(String(20))
+    error_message: Mapped[str | None] = mapped_column(String(500))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claim_token: Mapped[str | None] = mapped_column(String(64))
+    validity_s: Mapped[int | None] = mapped_column(Integer)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    status_events: Mapped[list[MessageStatusEvent]] = relationship(
+        back_populates="message", order_by="MessageStatusEvent.id", cascade="all, delete-orphan"
+    )
+
+
+class MessageStatusEvent(Base):
+    """Every status a message passed through, as reported (even out of order)."""
+
+    __tablename__ = "message_status_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), index=True)
+    status: Mapped[MessageStatus] = mapped_column(str_enum(MessageStatus, "event_message_status"))
+    error_code: Mapped[str | None] = mapped_column(String(20))
+    source: Mapped[str] = mapped_column(String(20), default="sender")  # sender | callback
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    message: Mapped[Message] = relationship(back_populates="status_events")
+
+
+class SmsOptOut(Base):
+    """A number that said STOP (by digest: the number itself is not kept here)."""
+
+    __tablename__ = "sms_opt_outs"
+
+    phone_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    opted_out: Mapped[bool] = mapped_column(default=True)
+    keyword: Mapped[str] = mapped_column(String(20))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

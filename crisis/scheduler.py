@@ -1,0 +1,105 @@
+"""The scheduler: static APScheduler interval jobs over database rows.
+
+APScheduler's job stores cannot be shared between processes (its FAQ), so
+production runs exactly one `crisis scheduler` process with an in-memory job
+store; `make run` runs the same jobs in the web process. Jobs are
+idempotent sweeps over rows (claim, act, record), so a second scheduler
+started by mistake, or a restart mid-sweep, sends nothing twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from flask import Flask
+
+from crisis.core.db import db
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Job:
+    id: str
+    seconds: int
+    run: Callable[[], object]
+
+
+_JOBS: list[Job] = []
+
+
+def interval_job(job_id: str, seconds: int):
+    """Register a sweep to run every `seconds` (decorator used by capabilities)."""
+
+    def decorator(func):
+        _JOBS.append(Job(job_id, seconds, func))
+        return func
+
+    return decorator
+
+
+def registered_jobs() -> list[Job]:
+    _import_job_modules()
+    return list(_JOBS)
+
+
+def _import_job_modules() -> None:
+    # Capabilities register their sweeps on import.
+    import importlib
+
+    for module in ("crisis.messaging.jobs", "crisis.followups.jobs", "crisis.dispatch.jobs",
+                   "crisis.tasks.jobs", "crisis.retention.jobs"):
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name is None or not module.startswith(exc.name):
+                raise
+
+
+def _wrap(app: Flask, job: Job):
+    def run():
+        with app.app_context():
+            try:
+                job.run()
+            except Exception:
+                db.session.rollback()
+                log.exception("scheduler job %s failed; it runs again next interval", job.id)
+            finally:
+                db.session.remove()
+
+    return run
+
+
+def build_scheduler(app: Flask) -> BackgroundScheduler:
+    scheduler = BackgroundScheduler(timezone="UTC")
+    for job in registered_jobs():
+        scheduler.add_job(
+            _wrap(app, job), "interval", seconds=job.seconds, id=job.id,
+            max_instances=1, coalesce=True, misfire_grace_time=job.seconds,
+        )
+    return scheduler
+
+
+def start_background_scheduler(app: Flask) -> BackgroundScheduler:
+    scheduler = build_scheduler(app)
+    scheduler.start()
+    log.info("scheduler started in-process with %d jobs", len(scheduler.get_jobs()))
+    return scheduler
+
+
+def run_scheduler_forever() -> None:
+    from flask import current_app
+
+    app = current_app._get_current_object()
+    scheduler = start_background_scheduler(app)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+    scheduler.shutdown(wait=True)
+    log.info("scheduler stopped")

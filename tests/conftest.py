@@ -1,0 +1,190 @@
+"""Shared fixtures: one migrated database per run, emptied after each test.
+
+The database is SQLite (a temporary file) unless DATABASE_URL names another;
+`.ci/run` runs the suite once on each. Because the suite wipes the database,
+a DATABASE_URL whose database name does not contain "test" is refused.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from crisis.core.config import load_settings
+from crisis.core.db import db
+from crisis.models import Base
+
+HERE = Path(__file__).parent
+
+
+def _database_url(tmp_path_factory) -> str:
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+    name = make_url(url).database or ""
+    if "test" not in name:
+        raise pytest.UsageError(
+            f"DATABASE_URL names database {name!r}; the tests empty it, so its name must contain 'test'."
+        )
+    return url
+
+
+def _reset_schema(url: str) -> None:
+    """Start from nothing, then build the schema with the migrations (not create_all)."""
+    engine = create_engine(url)
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    url = _database_url(tmp_path_factory)
+    _reset_schema(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def app(database_url):
+    from crisis import create_app
+    from crisis.core import migrate
+
+    environ = dict(os.environ)
+    environ["DATABASE_URL"] = database_url
+    environ.pop("CRISIS_ENV", None)
+    settings = load_settings(environ)
+    app = create_app(
+        settings,
+        TESTING=True,
+        RATELIMIT_STORAGE_URI="memory://",
+        SERVER_NAME=None,
+    )
+    migrate.upgrade(db.engine)
+    return app
+
+
+@pytest.fixture(autouse=True)
+def _clean_database(request):
+    """Each test starts with empty tables and fresh rate limits."""
+    yield
+    if "app" not in request.fixturenames:
+        return
+    from crisis.core.extensions import limiter
+
+    db.session.remove()
+    empty_all_tables()
+    limiter.reset()
+
+
+def empty_all_tables() -> None:
+    tables = Base.metadata.sorted_tables
+    with db.engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            names = ", ".join(f'"{t.name}"' for t in tables)
+            conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+        else:
+            # Rows of one table may reference each other (districts served by
+            # districts); SQLite checks those row by row.
+            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            for table in reversed(tables):
+                conn.execute(table.delete())
+        conn.commit()
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+
+
+@pytest.fixture
+def app_ctx(app):
+    with app.app_context():
+        yield app
+
+
+@pytest.fixture
+def session(app):
+    """The thread's database session. No app context is pushed on purpose:
+    Flask would reuse a pushed context (and its `g`) for every test-client
+    request, which real requests never do."""
+    return db.session
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+# -- factories (they return callables, as in Indico's tests) ------------------
+
+
+@pytest.fixture
+def create_district(session) -> Callable:
+    from crisis.organisation.models import District
+
+    counter = iter(range(1, 10_000))
+
+    def factory(code: str | None = None, *, has_own_sig: bool = True, served_by=None, name=None):
+        n = next(counter)
+        district = District(
+            code=code or f"district-{n}", name=name or f"Stadsdel {n}", has_own_sig=has_own_sig,
+            sig_served_by=served_by,
+        )
+        session.add(district)
+        session.commit()
+        return district
+
+    return factory
+
+
+@pytest.fixture
+def create_user(session) -> Callable:
+    from crisis.auth.services import create_user as create
+
+    counter = iter(range(1, 10_000))
+
+    def factory(*roles: str, email: str | None = None, password: str = "correct horse battery",
+                phone: str | None = None, district=None, name: str | None = None):
+        n = next(counter)
+        user = create(
+            session, email=email or f"user{n}@example.se", roles=list(roles or ["outreach"]),
+            name=name or f"Användare {n}", password=password, phone=phone,
+            district_id=district.id if district else None,
+        )
+        session.commit()
+        return user
+
+    return factory
+
+
+CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
+
+
+def csrf_token(client, path: str = "/login") -> str:
+    page = client.get(path).get_data(as_text=True)
+    match = CSRF_META.search(page)
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+def login(client, email: str, password: str = "correct horse battery"):
+    token = csrf_token(client)
+    return client.post("/login", data={"email": email, "password": password, "csrf_token": token})
+
+
+@pytest.fixture
+def logged_in(client, create_user) -> Callable:
+    """Log a new user with `roles` in on the test client; returns the user."""
+
+    def factory(*roles: str, **kwargs):
+        user = create_user(*roles, **kwargs)
+        response = login(client, user.email)
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return user
+
+    return factory
