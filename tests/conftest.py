@@ -188,3 +188,102 @@ def logged_in(client, create_user) -> Callable:
         return user
 
     return factory
+
+
+@pytest.fixture
+def create_snapshot(session) -> Callable:
+    """A pinned playbook snapshot with the given content (a tiny valid plan by default)."""
+    import hashlib
+    import json
+
+    from crisis.playbooks.models import PlaybookSnapshot
+
+    def factory(content: dict | None = None, playbook_id: str = "test-plan"):
+        content = content or {
+            "id": playbook_id, "version": 1, "title": {"sv": "Testplan", "en": "Test plan"},
+            "applies_to": ["shooting"], "phases": [],
+            "messages": {"dispatch": {"sv": "Larm {ref}: logga in {link}", "en": "Alert {ref}: log in {link}"}},
+            "escalation": {"dispatch_ack_within": "10m", "escalate_to": ["next_in_team", "coordinator"]},
+        }
+        digest = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+        snapshot = session.scalar(
+            __import__("sqlalchemy").select(PlaybookSnapshot).where(
+                PlaybookSnapshot.playbook_id == playbook_id, PlaybookSnapshot.content_hash == digest)
+        )
+        if snapshot is None:
+            snapshot = PlaybookSnapshot(playbook_id=playbook_id, version=content.get("version", 1),
+                                        content_hash=digest, content=content, source_text="")
+            session.add(snapshot)
+            session.commit()
+        return snapshot
+
+    return factory
+
+
+@pytest.fixture
+def create_incident(session, create_district, create_snapshot) -> Callable:
+    """An incident row (without running the playbook engine), optionally with staff assigned."""
+    import secrets
+    from datetime import UTC, datetime
+
+    from crisis.incidents.access import assign
+    from crisis.incidents.models import Incident
+
+    def factory(*, type: str = "shooting", district=None, coordinator=None, assigned=(),
+                outcome: str = "injured", threat_level: str = "normal", snapshot=None, **fields):
+        incident = Incident(
+            reference=secrets.token_hex(3).upper(), type=type, outcome=outcome,
+            threat_level=threat_level, occurred_at=fields.pop("occurred_at", datetime.now(UTC)),
+            district_id=(district or create_district()).id,
+            coordinator_id=coordinator.id if coordinator else None,
+            playbook_snapshot_id=(snapshot or create_snapshot()).id, **fields,
+        )
+        session.add(incident)
+        session.flush()
+        for user in assigned:
+            assign(session, user.id, incident.id)
+        session.commit()
+        return incident
+
+    return factory
+
+
+@pytest.fixture
+def create_relative(session) -> Callable:
+    from crisis.incidents.models import Relative
+
+    counter = iter(range(1, 10_000))
+
+    def factory(incident, *, consent: str = "unknown", is_child: bool = False, phone=None,
+                protected_identity: bool = False, language: str = "sv", **fields):
+        n = next(counter)
+        relative = Relative(
+            incident_id=incident.id, label=fields.pop("label", f"Anhörig {n}"),
+            relation=fields.pop("relation", "child" if is_child else "parent"), is_child=is_child,
+            age_band=fields.pop("age_band", "13-17" if is_child else "26-64"), consent=consent,
+            phone=phone, protected_identity=protected_identity, language=language, **fields,
+        )
+        if phone:
+            from crisis.core.crypto import keyring
+
+            relative.phone_digest = keyring.digest(phone)
+        session.add(relative)
+        session.commit()
+        return relative
+
+    return factory
+
+
+@pytest.fixture
+def create_team(session) -> Callable:
+    from crisis.organisation.models import Team, TeamMember
+
+    def factory(district, members, name: str | None = None):
+        team = Team(name=name or f"Team {len(members)}-{district.id}", district_id=district.id,
+                    is_sig=district.has_own_sig)
+        team.members = [TeamMember(user_id=u.id, position=i) for i, u in enumerate(members, 1)]
+        session.add(team)
+        session.commit()
+        return team
+
+    return factory

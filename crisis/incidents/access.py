@@ -1,0 +1,66 @@
+"""Who may see what (the access matrix in docs/access-matrix.md).
+
+- admin: every incident and relative.
+- coordinator: every incident (SIG coordinators cover for each other at
+  night); relatives' details of every incident, except protected identities,
+  which only the incident's coordinator and the relative's contact person see.
+- manager: every incident's timeline and figures, but relatives' contact
+  details only when also assigned to the incident.
+- outreach: only incidents they are assigned to, and those incidents' relatives.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Select, exists, select
+
+from crisis.auth.models import Role, User
+from crisis.incidents.models import Incident, IncidentAssignment, Relative
+
+
+def is_assigned(session, user: User, incident_id: int) -> bool:
+    return bool(session.scalar(select(exists().where(
+        IncidentAssignment.incident_id == incident_id, IncidentAssignment.user_id == user.id
+    ))))
+
+
+def can_view_incident(session, user: User, incident: Incident) -> bool:
+    if user.has_role(Role.ADMIN, Role.COORDINATOR, Role.MANAGER):
+        return True
+    if incident.coordinator_id == user.id:
+        return True
+    return is_assigned(session, user, incident.id)
+
+
+def can_edit_incident(session, user: User, incident: Incident) -> bool:
+    """Change facts, relatives, tasks of other people: coordinators and admins."""
+    return user.has_role(Role.ADMIN, Role.COORDINATOR)
+
+
+def can_see_relative_details(session, user: User, relative: Relative) -> bool:
+    """Names and phone numbers of a relative (not the anonymous label)."""
+    incident = relative.incident
+    if relative.protected_identity:
+        # Skyddade personuppgifter: only the contact person and the incident's coordinator.
+        return user.id in {relative.contact_person_id, incident.coordinator_id}
+    if user.has_role(Role.ADMIN, Role.COORDINATOR):
+        return True
+    if relative.contact_person_id == user.id:
+        return True
+    return is_assigned(session, user, incident.id)
+
+
+def visible_incidents(user: User) -> Select:
+    """A query of the incidents `user` may see."""
+    query = select(Incident)
+    if user.has_role(Role.ADMIN, Role.COORDINATOR, Role.MANAGER):
+        return query
+    assigned = select(IncidentAssignment.incident_id).where(IncidentAssignment.user_id == user.id)
+    return query.where(Incident.id.in_(assigned) | (Incident.coordinator_id == user.id))
+
+
+def assign(session, user_id: int, incident_id: int) -> bool:
+    """Give `user_id` access to the incident; True if this is new."""
+    if session.get(IncidentAssignment, (incident_id, user_id)) is not None:
+        return False
+    session.add(IncidentAssignment(incident_id=incident_id, user_id=user_id))
+    return True
