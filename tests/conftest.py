@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
 from crisis.core.config import load_settings
@@ -207,7 +207,7 @@ def create_snapshot(session) -> Callable:
         }
         digest = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
         snapshot = session.scalar(
-            __import__("sqlalchemy").select(PlaybookSnapshot).where(
+            select(PlaybookSnapshot).where(
                 PlaybookSnapshot.playbook_id == playbook_id, PlaybookSnapshot.content_hash == digest)
         )
         if snapshot is None:
