@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 from datetime import timedelta
 from pathlib import Path
@@ -19,6 +20,7 @@ from crisis.core.db import db
 from crisis.core.extensions import babel, csrf, limiter, socketio
 from crisis.core.i18n import TRANSLATIONS_DIR, compile_translations, lang_text, local_time, select_locale
 from crisis.core.logging import configure_logging
+from crisis.core.navigation import nav_items
 from crisis.core.security import init_security_headers
 
 log = logging.getLogger(__name__)
@@ -86,13 +88,37 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     return app
 
 
-def _register_blueprints(app: Flask) -> None:
-    from crisis.auth import api as auth_api  # noqa: F401  (adds routes to `api`)
-    from crisis.auth.routes import bp as auth_bp
-    from crisis.home import bp as home_bp
+# Each capability's pages (a blueprint `bp`) and API endpoints (added to `api` on import).
+BLUEPRINTS = [
+    "crisis.auth.routes", "crisis.home", "crisis.incidents.routes", "crisis.tasks.routes",
+    "crisis.playbooks.routes", "crisis.dispatch.routes", "crisis.messaging.routes",
+    "crisis.messaging.webhooks", "crisis.followups.routes", "crisis.live.routes",
+    "crisis.timeline.routes", "crisis.reports.routes",
+]
+API_MODULES = [
+    "crisis.auth.api", "crisis.incidents.api", "crisis.tasks.api", "crisis.dispatch.api",
+    "crisis.messaging.api", "crisis.followups.api", "crisis.live.api", "crisis.timeline.api",
+    "crisis.reports.api", "crisis.core.openapi",
+]
 
-    app.register_blueprint(auth_bp)
-    app.register_blueprint(home_bp)
+
+def _import_optional(name: str):
+    """Import a capability module; one not written yet is skipped, any other error raised."""
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and name.startswith(exc.name):
+            return None
+        raise
+
+
+def _register_blueprints(app: Flask) -> None:
+    for name in API_MODULES:
+        _import_optional(name)
+    for name in BLUEPRINTS:
+        module = _import_optional(name)
+        if module is not None:
+            app.register_blueprint(module.bp)
     # API clients authenticate with bearer tokens; browser calls with the
     # session cookie are CSRF-checked in crisis.auth.api.
     csrf.exempt(api)
@@ -105,6 +131,7 @@ def _register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["local_time"] = local_time
     app.jinja_env.globals["role_label"] = role_label
     app.jinja_env.globals["get_locale"] = get_locale
+    app.jinja_env.globals["nav_items"] = nav_items
     app.jinja_env.globals["lang_text"] = lang_text
     app.jinja_env.add_extension("jinja2.ext.do")
 
