@@ -15,6 +15,7 @@ from crisis.auth.services import set_availability
 from crisis.auth.setup import authenticated_by_token
 from crisis.core.api import ApiError, api, json_body
 from crisis.core.db import db
+from crisis.core.openapi import document, problem_responses
 
 
 @api.before_request
@@ -68,3 +69,39 @@ def set_my_availability():
     set_availability(db.session, current_user, availability)
     db.session.commit()
     return user_json(current_user)
+
+
+document(
+    paths={
+        "/me": {"get": {
+            "summary": "The authenticated user", "operationId": "getMe", "tags": ["auth"],
+            "responses": {"200": {"description": "The user", "content": {"application/json": {
+                "schema": {"$ref": "#/components/schemas/User"}}}}, **problem_responses(401)},
+        }},
+        "/me/availability": {"post": {
+            "summary": "Set my availability", "operationId": "setMyAvailability", "tags": ["auth"],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["availability"],
+                "properties": {"availability": {"enum": [a.value for a in Availability]}}}}}},
+            "responses": {"200": {"description": "The user", "content": {"application/json": {
+                "schema": {"$ref": "#/components/schemas/User"}}}},
+                **problem_responses(400, 401, 403, 415, 422)},
+        }},
+        "/users": {"get": {
+            "summary": "Staff accounts", "operationId": "listUsers", "tags": ["auth"],
+            "responses": {"200": {"description": "Staff", "content": {"application/json": {"schema": {
+                "type": "object", "properties": {"items": {"type": "array", "items": {
+                    "$ref": "#/components/schemas/User"}}}}}}}, **problem_responses(401, 403)},
+        }},
+    },
+    schemas={"User": {
+        "type": "object",
+        "required": ["id", "name", "email", "roles"],
+        "properties": {
+            "id": {"type": "integer"}, "name": {"type": "string"}, "email": {"type": "string"},
+            "roles": {"type": "array", "items": {"enum": [r.value for r in Role]}},
+            "district_id": {"type": ["integer", "null"]}, "language": {"type": "string"},
+            "availability": {"enum": [a.value for a in Availability]},
+        },
+    }},
+)
