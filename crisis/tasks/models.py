@@ -68,7 +68,7 @@ class Task(Base):
         str_enum(TaskStatus, "task_status"), default=TaskStatus.OPEN, index=True
     )
     checklist: Mapped[list] = mapped_column(JSON, default=list)  # [{"text": {...}, "done": bool}]
-    source: Mapped[str | None] = mapped_column(String(500))
+    source: Mapped[list] = mapped_column(JSON, default=list)  # [{"ref": ..., "quote": ...}]
     suggested_referrals: Mapped[list] = mapped_column(JSON, default=list)
     note: Mapped[str | None] = mapped_column(EncryptedText)
     overdue_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 05:09:24.028508
+Create Date: 2026-11-24 05:19:40.463549
 """
 
 from alembic import op
@@ -373,7 +373,7 @@ def upgrade() -> None:
     sa.Column('due_offset', sa.String(length=20), nullable=True),
     sa.Column('status', sa.Enum('open', 'in_progress', 'done', 'blocked', 'not_applicable', 'cancelled', name='task_status', native_enum=False, create_constraint=True), nullable=False),
     sa.Column('checklist', sa.JSON(), nullable=False),
-    sa.Column('source', sa.String(length=500), nullable=True),
+    sa.Column('source', sa.JSON(), nullable=False),
     sa.Column('suggested_referrals', sa.JSON(), nullable=False),
     sa.Column('note', sa.Text(), nullable=True),
     sa.Column('overdue_notified_at', sa.DateTime(timezone=True), nullable=True),

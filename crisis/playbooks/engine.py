@@ -1,0 +1,270 @@
+"""The engine: turns a pinned playbook and what is known about an incident into rows.
+
+`apply_playbook` plans from the incident's current facts and reconciles the
+plan with the tasks and follow-ups already there, by key:
+
+- a planned item with no row gets one (owner by role and the district's SIG);
+- a row whose deadline moved (the death date became known) is re-dated;
+- an open row whose condition no longer holds (consent withdrawn, threat
+  lowered) is cancelled, and comes back if the condition holds again.
+
+Work in progress and finished work is never touched. Running it again with
+the same facts changes nothing, so every service that changes a fact simply
+calls it. Each run that changes anything is one timeline event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from flask import current_app, has_app_context
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crisis.core.config import PROJECT_ROOT
+from crisis.followups.models import FollowUp, FollowUpStatus
+from crisis.incidents.models import Incident
+from crisis.organisation.models import District, Team
+from crisis.playbooks.loader import Playbook, load_directory
+from crisis.playbooks.models import PlaybookSnapshot
+from crisis.playbooks.plan import Facts, PersonFacts, PlannedFollowUp, PlannedTask, RelativeFacts, plan
+from crisis.tasks.models import Task, TaskStatus
+from crisis.timeline.services import record_event
+
+
+class PlaybookNotFound(LookupError):
+    pass
+
+
+def playbook_dir() -> Path:
+    if has_app_context():
+        return Path(current_app.config["PLAYBOOK_DIR"])
+    return PROJECT_ROOT / "playbooks"
+
+
+def available_playbooks(directory: Path | None = None) -> list[Playbook]:
+    return sorted(load_directory(directory or playbook_dir()), key=lambda p: p.id)
+
+
+def playbooks_for(incident_type: str, directory: Path | None = None) -> list[Playbook]:
+    return [p for p in available_playbooks(directory) if incident_type in p.content["applies_to"]]
+
+
+def find_playbook(playbook_id: str, directory: Path | None = None) -> Playbook:
+    for playbook in available_playbooks(directory):
+        if playbook.id == playbook_id:
+            return playbook
+    raise PlaybookNotFound(f"No playbook with id {playbook_id!r} in {directory or playbook_dir()}.")
+
+
+def pin_snapshot(session: Session, playbook: Playbook) -> PlaybookSnapshot:
+    """The snapshot row for exactly this content (one per content hash)."""
+    snapshot = session.scalar(
+        select(PlaybookSnapshot).where(
+            PlaybookSnapshot.playbook_id == playbook.id,
+            PlaybookSnapshot.content_hash == playbook.content_hash,
+        )
+    )
+    if snapshot is None:
+        snapshot = PlaybookSnapshot(
+            playbook_id=playbook.id, version=playbook.version, content_hash=playbook.content_hash,
+            content=playbook.content, source_text=playbook.source_text, source_path=str(playbook.path),
+        )
+        session.add(snapshot)
+        session.flush()
+    return snapshot
+
+
+def snapshot_playbook(snapshot: PlaybookSnapshot) -> Playbook:
+    """The pinned content as a Playbook (validated when it was pinned)."""
+    return Playbook(
+        id=snapshot.playbook_id, version=snapshot.version, content=snapshot.content,
+        content_hash=snapshot.content_hash, source_text=snapshot.source_text,
+        path=snapshot.source_path,
+    )
+
+
+def person_ref(person_id: int) -> str:
+    return f"p{person_id}"
+
+
+def relative_ref(relative_id: int) -> str:
+    return f"r{relative_id}"
+
+
+def incident_facts(incident: Incident) -> Facts:
+    return Facts(
+        incident_type=incident.type.value,
+        outcome=incident.outcome.value,
+        threat_level=incident.threat_level.value,
+        anchors={
+            "activation": incident.activated_at,
+            "occurred": incident.occurred_at,
+            "death": incident.death_at,
+            "funeral": incident.funeral_at,
+            "judgment": incident.judgment_at,
+        },
+        persons=tuple(
+            PersonFacts(ref=person_ref(p.id), outcome=p.outcome.value,
+                        death_at=p.death_at or (incident.death_at if p.outcome.value == "deceased" else None))
+            for p in incident.persons
+        ),
+        relatives=tuple(
+            RelativeFacts(
+                ref=relative_ref(r.id), consent=r.consent.value, is_child=r.is_child,
+                language=r.language, protected_identity=r.protected_identity,
+                interpreter_needed=r.interpreter_needed, first_contact_at=r.first_contact_at,
+                person_ref=person_ref(r.person_id) if r.person_id else None,
+            )
+            for r in incident.relatives
+            if r.anonymised_at is None
+        ),
+    )
+
+
+def sig_team(session: Session, district: District) -> Team | None:
+    """The outreach team of the SIG serving `district` (its own, or the one it buys from)."""
+    sig_district = district.sig_district or district
+    return session.scalar(
+        select(Team).where(Team.district_id == sig_district.id).order_by(Team.is_sig.desc(), Team.id)
+    )
+
+
+@dataclass
+class ApplyResult:
+    created: list[str] = field(default_factory=list)
+    redated: list[str] = field(default_factory=list)
+    cancelled: list[str] = field(default_factory=list)
+    reopened: list[str] = field(default_factory=list)
+    followups_created: list[str] = field(default_factory=list)
+    followups_redated: list[str] = field(default_factory=list)
+    followups_cancelled: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return any(getattr(self, name) for name in self.__dataclass_fields__)
+
+    def counts(self) -> dict[str, int]:
+        return {name: len(getattr(self, name)) for name in self.__dataclass_fields__}
+
+
+def apply_playbook(session: Session, incident: Incident, actor=None, reason: str = "") -> ApplyResult:
+    """Bring the incident's tasks and follow-ups in line with its playbook and facts."""
+    session.flush()
+    session.refresh(incident, ["persons", "relatives"])
+    planned = plan(snapshot_playbook(incident.playbook_snapshot), incident_facts(incident))
+    result = ApplyResult()
+    _reconcile_tasks(session, incident, planned.tasks, result)
+    _reconcile_follow_ups(session, incident, planned.follow_ups, result)
+    if result.changed:
+        session.flush()
+        counts = {k: v for k, v in result.counts().items() if v}
+        summary = "Plan updated: " + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in counts.items())
+        record_event(
+            session, kind="incident", type="incident.plan_applied", actor=actor,
+            incident_id=incident.id, subject=incident, summary=summary,
+            data={"reason": reason, **{k: getattr(result, k) for k in counts}},
+        )
+    return result
+
+
+def _reconcile_tasks(session, incident, planned: tuple[PlannedTask, ...], result: ApplyResult) -> None:
+    existing = {
+        t.key: t for t in session.scalars(
+            select(Task).where(Task.incident_id == incident.id, Task.key.is_not(None))
+        )
+    }
+    relatives = {relative_ref(r.id): r for r in incident.relatives}
+    persons = {person_ref(p.id): p for p in incident.persons}
+    team = None
+    wanted = set()
+    for item in planned:
+        wanted.add(item.key)
+        task = existing.get(item.key)
+        if task is None:
+            if team is None:
+                team = sig_team(session, incident.district) or False
+            relative = relatives.get(item.subject_ref) if item.scope == "relative" else None
+            session.add(_new_task(incident, item, relative, persons.get(item.subject_ref), team or None))
+            result.created.append(item.key)
+            continue
+        if task.status == TaskStatus.CANCELLED:
+            task.status = TaskStatus.OPEN
+            result.reopened.append(item.key)
+        if not task.status.is_closed and task.due_at != item.due_at:
+            task.due_at = item.due_at
+            result.redated.append(item.key)
+    for key, task in existing.items():
+        if key not in wanted and task.status == TaskStatus.OPEN:
+            task.status = TaskStatus.CANCELLED
+            result.cancelled.append(key)
+
+
+def _new_task(incident, item: PlannedTask, relative, person, team: Team | None) -> Task:
+    owner_user_id = None
+    owner_team_id = None
+    if item.role == "coordinator":
+        owner_user_id = incident.coordinator_id
+    elif item.role == "outreach":
+        owner_user_id = relative.contact_person_id if relative is not None else None
+        owner_team_id = team.id if team is not None else None
+    return Task(
+        incident_id=incident.id,
+        relative_id=relative.id if relative is not None else None,
+        person_id=person.id if person is not None else None,
+        key=item.key,
+        phase_id=item.phase_id,
+        step_id=item.step_id,
+        title=dict(item.title),
+        description=dict(item.description) if item.description else None,
+        category=item.category,
+        agency=item.agency,
+        role=item.role,
+        owner_user_id=owner_user_id,
+        owner_team_id=owner_team_id,
+        due_at=item.due_at,
+        due_anchor=item.anchor,
+        due_offset=item.offset,
+        checklist=[{"text": dict(text), "done": False} for text in item.checklist],
+        source=[dict(s) for s in item.source],
+        suggested_referrals=list(item.suggested_referrals),
+    )
+
+
+def _reconcile_follow_ups(session, incident, planned: tuple[PlannedFollowUp, ...], result: ApplyResult) -> None:
+    existing = {
+        f.key: f for f in session.scalars(select(FollowUp).where(FollowUp.incident_id == incident.id))
+    }
+    relatives = {relative_ref(r.id): r for r in incident.relatives}
+    wanted = set()
+    for item in planned:
+        wanted.add(item.key)
+        follow_up = existing.get(item.key)
+        due_at = working_due(item.due_at, item.acute)
+        if follow_up is None:
+            relative = relatives[item.relative_ref]
+            session.add(FollowUp(
+                incident_id=incident.id, relative_id=relative.id, key=item.key, label=item.label,
+                planned_due_at=item.due_at, due_at=due_at, acute=item.acute, channel=item.channel,
+                owner_user_id=relative.contact_person_id or incident.coordinator_id,
+            ))
+            result.followups_created.append(item.key)
+        elif follow_up.status == FollowUpStatus.PLANNED and follow_up.planned_due_at != item.due_at:
+            follow_up.planned_due_at = item.due_at
+            follow_up.due_at = due_at
+            result.followups_redated.append(item.key)
+    for key, follow_up in existing.items():
+        if key not in wanted and follow_up.status == FollowUpStatus.PLANNED:
+            follow_up.status = FollowUpStatus.CANCELLED
+            follow_up.cancel_reason = "condition_no_longer_holds"
+            result.followups_cancelled.append(key)
+
+
+def working_due(planned, acute: bool):
+    """Follow-ups move off weekends and public holidays unless acute (issue 7)."""
+    if planned is None or acute:
+        return planned
+    from crisis.core.holidays import next_working_moment
+
+    return next_working_moment(planned)
