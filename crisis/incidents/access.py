@@ -64,3 +64,21 @@ def assign(session, user_id: int, incident_id: int) -> bool:
         return False
     session.add(IncidentAssignment(incident_id=incident_id, user_id=user_id))
     return True
+
+
+def team_ids_of(session, user: User) -> set[int]:
+    from crisis.organisation.models import TeamMember
+
+    return set(session.scalars(select(TeamMember.team_id).where(TeamMember.user_id == user.id)))
+
+
+def can_work_task(session, user: User, task) -> bool:
+    """Update status, checklist and note: coordinators and admins any task; outreach
+    staff tasks they or their team own (or nobody owns) on incidents they are assigned to."""
+    if user.has_role(Role.ADMIN, Role.COORDINATOR):
+        return True
+    if not user.has_role(Role.OUTREACH) or not is_assigned(session, user, task.incident_id):
+        return False
+    if task.owner_user_id is not None:
+        return task.owner_user_id == user.id
+    return task.owner_team_id is None or task.owner_team_id in team_ids_of(session, user)

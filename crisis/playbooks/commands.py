@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 from dateutil.parser import isoparse
 
+from crisis.core.config import PROJECT_ROOT
 from crisis.playbooks.durations import CALENDAR_ZONE
 from crisis.playbooks.loader import (
     Playbook,
@@ -29,8 +30,12 @@ PLAYBOOK_DIR_VARIABLE = "CRISIS_PLAYBOOK_DIR"
 
 
 def default_playbook_dir() -> Path:
-    """$CRISIS_PLAYBOOK_DIR, or ./playbooks in the current directory."""
-    return Path(os.environ.get(PLAYBOOK_DIR_VARIABLE) or Path.cwd() / "playbooks")
+    """$CRISIS_PLAYBOOK_DIR, else ./playbooks, else the checkout's playbooks/
+    (the application's default, crisis.core.config)."""
+    if os.environ.get(PLAYBOOK_DIR_VARIABLE):
+        return Path(os.environ[PLAYBOOK_DIR_VARIABLE])
+    here = Path.cwd() / "playbooks"
+    return here if here.is_dir() else PROJECT_ROOT / "playbooks"
 
 
 @click.group("playbooks")
@@ -55,7 +60,9 @@ def validate_command(paths: tuple[Path, ...]) -> None:
     warnings = len(issues) - errors
     broken = len({issue.file for issue in issues if issue.severity == "error"})
     if errors:
-        click.echo(f"{errors} error(s), {warnings} warning(s): {broken} of {len(files)} playbook file(s) invalid")
+        click.echo(
+            f"{errors} error(s), {warnings} warning(s): {broken} of {len(files)} playbook file(s) invalid"
+        )
         raise click.exceptions.Exit(1)
     click.echo(f"{len(files)} playbook file(s) valid, {warnings} warning(s)")
 
@@ -74,26 +81,70 @@ def show_command(playbook_id: str, lang: str) -> None:
 
 @playbooks_cli.command("simulate")
 @click.argument("playbook_id")
-@click.option("--incident-type", type=click.Choice(schema_enum("incidentType")),
-              help="Default: the first type the playbook applies to.")
-@click.option("--outcome", type=click.Choice(schema_enum("outcome")), default="none", show_default=True)
-@click.option("--threat-level", type=click.Choice(schema_enum("threatLevel")), default="normal", show_default=True)
-@click.option("--relatives", "relative_count", type=click.IntRange(0, 50), default=1, show_default=True,
-              help="Number of relatives, children included.")
-@click.option("--children", "child_count", type=click.IntRange(0, 50), default=0, show_default=True,
-              help="How many of the relatives are children.")
-@click.option("--consent", type=click.Choice(schema_enum("consent")), default="given", show_default=True)
-@click.option("--activated", type=str, help="ISO time of activation (Stockholm time unless an offset is given). Default: now.")
-@click.option("--occurred", type=str, help="ISO time of the incident. Default: the activation time.")
+@click.option(
+    "--incident-type",
+    type=click.Choice(schema_enum("incidentType")),
+    help="Default: the first type the playbook applies to.",
+)
+@click.option(
+    "--outcome", type=click.Choice(schema_enum("outcome")), default="none", show_default=True
+)
+@click.option(
+    "--threat-level",
+    type=click.Choice(schema_enum("threatLevel")),
+    default="normal",
+    show_default=True,
+)
+@click.option(
+    "--relatives",
+    "relative_count",
+    type=click.IntRange(0, 50),
+    default=1,
+    show_default=True,
+    help="Number of relatives, children included.",
+)
+@click.option(
+    "--children",
+    "child_count",
+    type=click.IntRange(0, 50),
+    default=0,
+    show_default=True,
+    help="How many of the relatives are children.",
+)
+@click.option(
+    "--consent", type=click.Choice(schema_enum("consent")), default="given", show_default=True
+)
+@click.option(
+    "--activated",
+    type=str,
+    help="ISO time of activation (Stockholm time unless an offset is given). Default: now.",
+)
+@click.option(
+    "--occurred", type=str, help="ISO time of the incident. Default: the activation time."
+)
 @click.option("--death-date", type=str, help="ISO date or time of death (outcome deceased).")
 @click.option("--funeral-date", type=str, help="ISO date of the funeral.")
 @click.option("--judgment-date", type=str, help="ISO date the court proceedings ended.")
-@click.option("--first-contact", type=str, help="ISO time of first contact with relatives who consented.")
+@click.option(
+    "--first-contact", type=str, help="ISO time of first contact with relatives who consented."
+)
 @click.option("--lang", type=click.Choice(LANGUAGES), default="sv", show_default=True)
-def simulate_command(playbook_id: str, incident_type: str | None, outcome: str, threat_level: str,
-                     relative_count: int, child_count: int, consent: str, activated: str | None,
-                     occurred: str | None, death_date: str | None, funeral_date: str | None,
-                     judgment_date: str | None, first_contact: str | None, lang: str) -> None:
+def simulate_command(
+    playbook_id: str,
+    incident_type: str | None,
+    outcome: str,
+    threat_level: str,
+    relative_count: int,
+    child_count: int,
+    consent: str,
+    activated: str | None,
+    occurred: str | None,
+    death_date: str | None,
+    funeral_date: str | None,
+    judgment_date: str | None,
+    first_contact: str | None,
+    lang: str,
+) -> None:
     """List the tasks and follow-ups an activation would create, by deadline.
 
     Tasks whose anchor is not known yet (no --death-date, say) are listed
@@ -151,7 +202,7 @@ def _find_playbook(playbook_id: str) -> Playbook:
     directory = default_playbook_dir()
     if not directory.is_dir():
         raise click.ClickException(
-            f"no playbooks directory at {directory}; run from the repository root or set {PLAYBOOK_DIR_VARIABLE}"
+            f"no playbooks directory at {directory}; set {PLAYBOOK_DIR_VARIABLE} to the directory"
         )
     files = playbook_files([directory])
     by_name = [file for file in files if file.stem == playbook_id]
@@ -185,8 +236,9 @@ def _moment(value: str | None, option: str) -> datetime | None:
     try:
         moment = isoparse(value)
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not an ISO date or time like 2026-03-14T21:40",
-                                 param_hint=option) from None
+        raise click.BadParameter(
+            f"{value!r} is not an ISO date or time like 2026-03-14T21:40", param_hint=option
+        ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=CALENDAR_ZONE)
 
 

@@ -39,9 +39,7 @@ _ELAPSED_UNITS = {"m", "h"}
 # The same expression is the `duration` pattern in schema.json (a test keeps
 # them equal), so the schema and this parser accept exactly the same text.
 DURATION_PATTERN = (
-    "^([0-9]{1,3}) *("
-    + "|".join(sorted(_SYMBOL_OF_SPELLING, key=lambda s: (-len(s), s)))
-    + ")$"
+    "^([0-9]{1,3}) *(" + "|".join(sorted(_SYMBOL_OF_SPELLING, key=lambda s: (-len(s), s))) + ")$"
 )
 _DURATION_RE = re.compile(DURATION_PATTERN)
 
@@ -74,7 +72,9 @@ class Duration:
 
     def __post_init__(self) -> None:
         if self.unit not in _UNITS:
-            raise DurationError(f"unknown duration unit {self.unit!r}; use one of {', '.join(_UNITS)}")
+            raise DurationError(
+                f"unknown duration unit {self.unit!r}; use one of {', '.join(_UNITS)}"
+            )
         if self.amount < 0:
             raise DurationError(f"a duration cannot be negative ({self.amount})")
 

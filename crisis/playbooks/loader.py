@@ -79,10 +79,6 @@ class PlaybookError(Exception):
         self.issues = tuple(issues)
         super().__init__("\n".join(str(issue) for issue in self.issues))
 
-    @property
-    def errors(self) -> tuple[PlaybookIssue, ...]:
-        return tuple(issue for issue in self.issues if issue.severity == "error")
-
 
 @dataclass(frozen=True)
 class Playbook:
@@ -113,9 +109,13 @@ def load_playbook(path: str | Path) -> Playbook:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
-        raise PlaybookError([_file_issue(path, "the file is not UTF-8 text; save it as UTF-8")]) from None
+        raise PlaybookError(
+            [_file_issue(path, "the file is not UTF-8 text; save it as UTF-8")]
+        ) from None
     except OSError as error:
-        raise PlaybookError([_file_issue(path, f"cannot read the file: {error.strerror}")]) from None
+        raise PlaybookError(
+            [_file_issue(path, f"cannot read the file: {error.strerror}")]
+        ) from None
     return load_playbook_text(text, str(path))
 
 
@@ -139,7 +139,9 @@ def playbook_files(paths: Iterable[str | Path]) -> list[Path]:
     files: list[Path] = []
     for path in map(Path, paths):
         if path.is_dir():
-            files.extend(sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file()))
+            files.extend(
+                sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+            )
         else:
             files.append(path)
     return files
@@ -159,7 +161,9 @@ def validate_paths(paths: Iterable[str | Path]) -> list[PlaybookIssue]:
     paths = [Path(p) for p in paths]
     for directory in (p for p in paths if p.is_dir()):
         if not playbook_files([directory]):
-            issues.append(_file_issue(directory, "no playbook files (*.yaml, *.yml) in this directory"))
+            issues.append(
+                _file_issue(directory, "no playbook files (*.yaml, *.yml) in this directory")
+            )
     issues.extend(_load_files(playbook_files(paths))[1])
     return issues
 
@@ -182,7 +186,10 @@ def _load_files(files: list[Path]) -> tuple[list[Playbook], list[PlaybookIssue]]
             line = _top_level_key_line(playbook.source_text, "id")
             issues.append(
                 PlaybookIssue(
-                    playbook.path, line, 1, "id",
+                    playbook.path,
+                    line,
+                    1,
+                    "id",
                     f"playbook id '{playbook.id}' is already used by {first.path}; give each playbook its own id",
                 )
             )
@@ -251,9 +258,13 @@ class _Report:
         self.positions = positions
         self.issues: list[PlaybookIssue] = []
 
-    def at_mark(self, mark: yaml.Mark | None, path: DocPath, message: str, severity: str = "error") -> None:
+    def at_mark(
+        self, mark: yaml.Mark | None, path: DocPath, message: str, severity: str = "error"
+    ) -> None:
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        self.issues.append(PlaybookIssue(self.filename, line, column, format_path(path), message, severity))
+        self.issues.append(
+            PlaybookIssue(self.filename, line, column, format_path(path), message, severity)
+        )
 
     def at_value(self, path: DocPath, message: str, severity: str = "error") -> None:
         self.at_mark(self.positions.of_value(path), path, message, severity)
@@ -286,9 +297,14 @@ def _check_text(text: str, filename: str) -> tuple[Any, list[PlaybookIssue]]:
     if not readable:
         return content, report.sorted_unique()
     if content is None:
-        report.at_mark(None, (), "the file is empty; a playbook starts with id, version, title and phases")
+        report.at_mark(
+            None, (), "the file is empty; a playbook starts with id, version, title and phases"
+        )
     elif not isinstance(content, dict):
-        report.at_value((), "a playbook is a mapping of keys (id, version, title, phases ...), not a list or text")
+        report.at_value(
+            (),
+            "a playbook is a mapping of keys (id, version, title, phases ...), not a list or text",
+        )
     else:
         _check_schema(content, report)
         _check_rules(content, report)
@@ -297,17 +313,20 @@ def _check_text(text: str, filename: str) -> tuple[Any, list[PlaybookIssue]]:
 
 def _read_yaml(text: str, positions: _Positions, report: _Report) -> tuple[bool, Any]:
     """(whether the text is readable YAML, the data); problems go to `report`."""
-    loader = _PlaybookYamlLoader(text)
     try:
-        node = loader.get_single_node()
-        return True, None if node is None else _construct(node, (), loader, positions, report, set())
-    except yaml.MarkedYAMLError as error:
-        report.at_mark(error.problem_mark or error.context_mark, (), _yaml_error_message(error))
+        loader = _PlaybookYamlLoader(text)  # refuses control characters at once
     except yaml.reader.ReaderError as error:
         line = text.count("\n", 0, error.position) + 1
-        report.issues.append(
-            PlaybookIssue(report.filename, line, 1, "", f"character {error.character!r} is not allowed in YAML; remove it")
+        message = f"control character U+{error.character:04X} is not allowed in YAML; remove it"
+        report.issues.append(PlaybookIssue(report.filename, line, 1, "", message))
+        return False, None
+    try:
+        node = loader.get_single_node()
+        return True, None if node is None else _construct(
+            node, (), loader, positions, report, set()
         )
+    except yaml.MarkedYAMLError as error:
+        report.at_mark(error.problem_mark or error.context_mark, (), _yaml_error_message(error))
     finally:
         loader.dispose()
     return False, None
@@ -317,18 +336,34 @@ def _yaml_error_message(error: yaml.MarkedYAMLError) -> str:
     problem = error.problem or "invalid YAML"
     context = f"{error.context}, " if error.context else ""
     started = ""
-    if error.context_mark and error.problem_mark and error.context_mark.line != error.problem_mark.line:
+    if (
+        error.context_mark
+        and error.problem_mark
+        and error.context_mark.line != error.problem_mark.line
+    ):
         started = f" (it started on line {error.context_mark.line + 1})"
-    hint = "indent with spaces, not tabs" if "\\t" in problem else "check indentation, colons and quotes"
+    hint = (
+        "indent with spaces, not tabs"
+        if "\\t" in problem
+        else "check indentation, colons and quotes"
+    )
     return f"YAML syntax error: {context}{problem}{started}; {hint}"
 
 
-def _construct(node: yaml.Node, path: DocPath, loader: _PlaybookYamlLoader,
-               positions: _Positions, report: _Report, open_nodes: set[int]) -> Any:
+def _construct(
+    node: yaml.Node,
+    path: DocPath,
+    loader: _PlaybookYamlLoader,
+    positions: _Positions,
+    report: _Report,
+    open_nodes: set[int],
+) -> Any:
     """Build plain data from the composed node tree, remembering positions."""
     positions.values.setdefault(path, node.start_mark)
     if id(node) in open_nodes:
-        report.at_mark(node.start_mark, path, "an alias refers to its own anchor; write the value out")
+        report.at_mark(
+            node.start_mark, path, "an alias refers to its own anchor; write the value out"
+        )
         return None
     if isinstance(node, yaml.MappingNode):
         open_nodes.add(id(node))
@@ -336,20 +371,30 @@ def _construct(node: yaml.Node, path: DocPath, loader: _PlaybookYamlLoader,
         first_line_of_key: dict[str, int] = {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
-                report.at_mark(key_node.start_mark, path, "a key must be plain text, not a list or mapping")
+                report.at_mark(
+                    key_node.start_mark, path, "a key must be plain text, not a list or mapping"
+                )
                 continue
             if key_node.tag == "tag:yaml.org,2002:merge":
-                report.at_mark(key_node.start_mark, path,
-                               "merge keys (<<) are not supported; write the keys out so each step reads on its own")
+                report.at_mark(
+                    key_node.start_mark,
+                    path,
+                    "merge keys (<<) are not supported; write the keys out so each step reads on its own",
+                )
                 continue
             key = key_node.value  # keys are always their text: `1:` and `true:` mean "1" and "true"
             if key in first_line_of_key:
-                report.at_mark(key_node.start_mark, path + (key,),
-                               f"duplicate key '{key}' (first on line {first_line_of_key[key]}); keep only one")
+                report.at_mark(
+                    key_node.start_mark,
+                    path + (key,),
+                    f"duplicate key '{key}' (first on line {first_line_of_key[key]}); keep only one",
+                )
                 continue
             first_line_of_key[key] = key_node.start_mark.line + 1
             positions.keys[path + (key,)] = key_node.start_mark
-            mapping[key] = _construct(value_node, path + (key,), loader, positions, report, open_nodes)
+            mapping[key] = _construct(
+                value_node, path + (key,), loader, positions, report, open_nodes
+            )
         open_nodes.discard(id(node))
         return mapping
     if isinstance(node, yaml.SequenceNode):
@@ -406,7 +451,7 @@ def _explain(error: ValidationError) -> Iterator[tuple[DocPath, bool, str]]:
     path: DocPath = tuple(error.absolute_path)
     keyword = error.validator
     instance = error.instance
-    if keyword in ("anyOf", "oneOf"):
+    if keyword == "anyOf":
         yield from _explain_alternatives(error, path)
     elif keyword == "required":
         for key in error.validator_value:
@@ -417,12 +462,18 @@ def _explain(error: ValidationError) -> Iterator[tuple[DocPath, bool, str]]:
         for key in sorted(set(instance) - set(allowed)):
             yield path + (key,), True, _unknown_key_message(key, allowed, path)
     elif keyword == "pattern" and "propertyNames" in error.absolute_schema_path:
-        yield path + (instance,), True, f"'{instance}' is not a language code; {error.schema['description']}"
+        yield (
+            path + (instance,),
+            True,
+            f"'{instance}' is not a language code; {error.schema['description']}",
+        )
     else:
         yield path, False, _value_message(error, path)
 
 
-def _explain_alternatives(error: ValidationError, path: DocPath) -> Iterator[tuple[DocPath, bool, str]]:
+def _explain_alternatives(
+    error: ValidationError, path: DocPath
+) -> Iterator[tuple[DocPath, bool, str]]:
     # Pick the alternative written for this kind of value (text, list or
     # mapping) and explain what is wrong inside it, instead of jsonschema's
     # "is not valid under any of the given schemas".
@@ -444,7 +495,9 @@ def _explain_alternatives(error: ValidationError, path: DocPath) -> Iterator[tup
         for e in errors
         if e.validator == "type" and not e.relative_path
     ]
-    expected_text = ", ".join(expected[:-1]) + f" or {expected[-1]}" if len(expected) > 1 else expected[0]
+    expected_text = (
+        ", ".join(expected[:-1]) + f" or {expected[-1]}" if len(expected) > 1 else expected[0]
+    )
     if any("not" in (branch.get("properties") or {}) for branch in error.validator_value):
         expected_text = expected_text.replace("a mapping", "{not: ...}")
     yield path, False, f"must be {expected_text}, not {_describe(error.instance)}"
@@ -454,7 +507,9 @@ def _missing_key_message(key: str) -> str:
     if key == "sv":
         return "missing Swedish text; every text needs sv (and en is expected)"
     if key == "agency":
-        return "a practical_help step needs an agency; add agency: one of " + ", ".join(schema_enum("agency"))
+        return "a practical_help step needs an agency; add agency: one of " + ", ".join(
+            schema_enum("agency")
+        )
     return f"missing required key '{key}'; add it"
 
 
@@ -471,8 +526,14 @@ def _value_message(error: ValidationError, path: DocPath) -> str:
     if keyword == "enum":
         noun = _noun_for(path)
         wider = _WIDER_VOCABULARY.get(_last_key(path), ())
-        problem = f"{noun} '{instance}' cannot be used here" if instance in wider else f"unknown {noun} '{instance}'"
-        return f"{problem}; use one of: {', '.join(map(str, expected))}" + _did_you_mean(str(instance), expected)
+        problem = (
+            f"{noun} '{instance}' cannot be used here"
+            if instance in wider
+            else f"unknown {noun} '{instance}'"
+        )
+        return f"{problem}; use one of: {', '.join(map(str, expected))}" + _did_you_mean(
+            str(instance), expected
+        )
     if keyword == "type":
         message = f"must be {_TYPE_NAMES.get(expected, expected)}, not {_describe(instance)}"
         if error.schema.get("required") == ["sv"]:
@@ -491,7 +552,11 @@ def _value_message(error: ValidationError, path: DocPath) -> str:
         repeated = next(item for index, item in enumerate(instance) if item in instance[:index])
         return f"lists '{repeated}' more than once; keep one"
     if keyword == "minItems":
-        return "must not be empty; list at least one item" if not instance else f"needs at least {expected} items"
+        return (
+            "must not be empty; list at least one item"
+            if not instance
+            else f"needs at least {expected} items"
+        )
     if keyword == "minProperties":
         if _last_key(path) == "when":
             return "an empty condition matches everything; remove `when` or name a fact"
@@ -535,8 +600,8 @@ _OUTCOMES = schema_enum("outcome")
 
 _CONSENT_RULE = (
     "a step that reaches out to a relative needs `when: {relative.consent: given}`; "
-    "only coordination steps may be planned before consent (seed 000: \"För att kontakt ska "
-    "kunna tas med den anhöriga i ett sådant fall måste samtycke inhämtas.\")"
+    'only coordination steps may be planned before consent (seed 000: "För att kontakt ska '
+    'kunna tas med den anhöriga i ett sådant fall måste samtycke inhämtas.")'
 )
 
 
@@ -620,9 +685,13 @@ def _check_step_scope(path: DocPath, step: dict[str, Any], report: _Report) -> N
                 "adult_relative, or anchor the step to activation",
             )
     elif step.get("category") != "coordination":
-        allowed = _allowed_values(when.get("relative.consent", list(_CONSENT_STATES)), _CONSENT_STATES)
+        allowed = _allowed_values(
+            when.get("relative.consent", list(_CONSENT_STATES)), _CONSENT_STATES
+        )
         if allowed is not None and allowed != {"given"}:
-            report.at_key(path + ("when",) if "when" in step else path + ("for_each",), _CONSENT_RULE)
+            report.at_key(
+                path + ("when",) if "when" in step else path + ("for_each",), _CONSENT_RULE
+            )
     if anchor == "death" and scope != "deceased":
         outcomes = _allowed_values(when.get("incident.outcome", list(_OUTCOMES)), _OUTCOMES)
         if outcomes is not None and outcomes != {"deceased"}:
@@ -666,8 +735,11 @@ def _check_messages(content: dict[str, Any], report: _Report) -> None:
 def _placeholder_problems(template: str, kind: str, allowed: frozenset[str]) -> list[str]:
     names = ", ".join("{" + name + "}" for name in sorted(allowed))
     try:
-        fields = [(name, spec, conversion) for _, name, spec, conversion in string.Formatter().parse(template)
-                  if name is not None]
+        fields = [
+            (name, spec, conversion)
+            for _, name, spec, conversion in string.Formatter().parse(template)
+            if name is not None
+        ]
     except ValueError as error:
         return [f"{error}; write {{{{ or }}}} for a literal brace"]
     problems = []
@@ -681,7 +753,9 @@ def _placeholder_problems(template: str, kind: str, allowed: frozenset[str]) -> 
                 + _did_you_mean(name, allowed)
             )
         elif spec or conversion:
-            problems.append(f"placeholder {{{name}}} takes no format or conversion; write {{{name}}}")
+            problems.append(
+                f"placeholder {{{name}}} takes no format or conversion; write {{{name}}}"
+            )
     return problems
 
 

@@ -108,56 +108,56 @@ def plan(playbook: Playbook, facts: Facts) -> Plan:
 def _plan_step(phase_id: str, step: Mapping[str, Any], facts: Facts) -> list[PlannedTask]:
     scope = step.get("for_each", "incident")
     condition = step.get("when", {})
-    offset = parse_duration(step["due"]["in"])
     anchor = step["due"]["after"]
-    tasks = []
+    offset = parse_duration(step["due"]["in"])
+    # (scope, subject ref, when the anchor happened) for each task to plan
+    subjects: list[tuple[str, str | None, datetime | None]]
     if scope == "incident":
-        if _holds(condition, facts, None):
-            tasks.append(_task(phase_id, step, "incident", None, step["id"], anchor, offset,
-                               _incident_anchor(facts, anchor)))
+        planned = _holds(condition, facts, None)
+        subjects = [("incident", None, _incident_anchor(facts, anchor))] if planned else []
     elif scope == "deceased":
-        for person in facts.persons:
-            if person.outcome == "deceased" and _holds(condition, facts, None):
-                # Each deceased person's own death date: two victims may not
-                # have died on the same day.
-                moment = person.death_at if anchor == "death" else _incident_anchor(facts, anchor)
-                tasks.append(_task(phase_id, step, "person", person.ref, f"{step['id']}@person:{person.ref}",
-                                   anchor, offset, moment))
+        # Each deceased person's own death date: two victims may not have
+        # died on the same day.
+        subjects = [
+            ("person", p.ref, p.death_at if anchor == "death" else _incident_anchor(facts, anchor))
+            for p in facts.persons
+            if p.outcome == "deceased" and _holds(condition, facts, None)
+        ]
     else:
-        for relative in _relatives_in_scope(scope, facts):
-            if _holds(condition, facts, relative):
-                tasks.append(_task(phase_id, step, "relative", relative.ref,
-                                   f"{step['id']}@relative:{relative.ref}", anchor, offset,
-                                   _relative_anchor(facts, relative, anchor)))
-    return tasks
-
-
-def _task(phase_id: str, step: Mapping[str, Any], scope: str, subject_ref: str | None, key: str,
-          anchor: str, offset: Duration, anchor_at: datetime | None) -> PlannedTask:
-    return PlannedTask(
-        key=key,
-        phase_id=phase_id,
-        step_id=step["id"],
-        scope=scope,
-        subject_ref=subject_ref,
-        title=dict(step["title"]),
-        description=dict(step["description"]) if "description" in step else None,
-        category=step["category"],
-        agency=step.get("agency"),
-        role=step["role"],
-        checklist=tuple(dict(item) for item in step.get("checklist", ())),
-        source=tuple(dict(entry) for entry in step.get("source", ())),
-        anchor=anchor,
-        offset=str(offset),
-        due_at=_due(anchor_at, offset),
-        suggested_referrals=tuple(step.get("suggested_referrals", ())),
-    )
+        subjects = [
+            ("relative", r.ref, _relative_anchor(facts, r, anchor))
+            for r in _relatives_in_scope(scope, facts)
+            if _holds(condition, facts, r)
+        ]
+    return [
+        PlannedTask(
+            key=step["id"] if ref is None else f"{step['id']}@{task_scope}:{ref}",
+            phase_id=phase_id,
+            step_id=step["id"],
+            scope=task_scope,
+            subject_ref=ref,
+            title=dict(step["title"]),
+            description=dict(step["description"]) if "description" in step else None,
+            category=step["category"],
+            agency=step.get("agency"),
+            role=step["role"],
+            checklist=tuple(dict(item) for item in step.get("checklist", ())),
+            source=tuple(dict(entry) for entry in step.get("source", ())),
+            anchor=anchor,
+            offset=str(offset),
+            due_at=_due(anchor_at, offset),
+            suggested_referrals=tuple(step.get("suggested_referrals", ())),
+        )
+        for task_scope, ref, anchor_at in subjects
+    ]
 
 
 # --- Follow-ups ----------------------------------------------------------------
 
 
-def _plan_follow_ups(schedule: Mapping[str, Any] | None, facts: Facts) -> tuple[PlannedFollowUp, ...]:
+def _plan_follow_ups(
+    schedule: Mapping[str, Any] | None, facts: Facts
+) -> tuple[PlannedFollowUp, ...]:
     if not schedule:
         return ()
     offsets = [parse_duration(text) for text in schedule["at"]]
@@ -180,7 +180,8 @@ def _plan_follow_ups(schedule: Mapping[str, Any] | None, facts: Facts) -> tuple[
                     label=str(offset),
                     anchor=schedule["after"],
                     due_at=_due(anchor_at, offset),
-                    acute=acute_within is not None and offset.nominal_length <= acute_within.nominal_length,
+                    acute=acute_within is not None
+                    and offset.nominal_length <= acute_within.nominal_length,
                     channel=channel,
                 )
             )
@@ -204,7 +205,10 @@ _FACT_VALUES: Mapping[str, Callable[[Facts, RelativeFacts | None], Any]] = {
 def _holds(condition: Mapping[str, Any], facts: Facts, relative: RelativeFacts | None) -> bool:
     """Every fact named in the condition matches (the loader ensures relative
     facts appear only in per-relative steps)."""
-    return all(_matches(expected, _FACT_VALUES[fact](facts, relative)) for fact, expected in condition.items())
+    return all(
+        _matches(expected, _FACT_VALUES[fact](facts, relative))
+        for fact, expected in condition.items()
+    )
 
 
 def _matches(expected: Any, actual: Any) -> bool:
@@ -262,7 +266,9 @@ def _check_facts(playbook: Playbook, facts: Facts) -> None:
             problems.append(f"{name} {value!r} is not one of {', '.join(vocabulary)}")
     unknown_anchors = set(facts.anchors) - set(INCIDENT_ANCHORS)
     if unknown_anchors:
-        problems.append(f"unknown anchors {sorted(unknown_anchors)}; use {', '.join(INCIDENT_ANCHORS)}")
+        problems.append(
+            f"unknown anchors {sorted(unknown_anchors)}; use {', '.join(INCIDENT_ANCHORS)}"
+        )
     moments = list(facts.anchors.items())
     person_refs = [person.ref for person in facts.persons]
     relative_refs = [relative.ref for relative in facts.relatives]
@@ -275,7 +281,9 @@ def _check_facts(playbook: Playbook, facts: Facts) -> None:
         if relative.consent not in schema_enum("consent"):
             problems.append(f"relative {relative.ref}: consent {relative.consent!r} is unknown")
         if relative.person_ref is not None and relative.person_ref not in person_refs:
-            problems.append(f"relative {relative.ref}: person_ref {relative.person_ref!r} is not among the persons")
+            problems.append(
+                f"relative {relative.ref}: person_ref {relative.person_ref!r} is not among the persons"
+            )
     for refs, kind in ((person_refs, "person"), (relative_refs, "relative")):
         if len(set(refs)) != len(refs):
             problems.append(f"{kind} refs must be unique; they make the task keys")
@@ -284,4 +292,3 @@ def _check_facts(playbook: Playbook, facts: Facts) -> None:
             problems.append(f"{name} must be an aware datetime, not naive {moment.isoformat()}")
     if problems:
         raise ValueError("cannot plan: " + "; ".join(problems))
-

@@ -38,7 +38,10 @@ _LABELS: Mapping[str, tuple[str, str]] = {
     "agency.bank": ("bank", "bank"),
     "agency.landlord": ("hyresvärd", "landlord"),
     "agency.school": ("skola eller förskola", "school or preschool"),
-    "agency.brottsoffermyndigheten": ("Brottsoffermyndigheten", "Brottsoffermyndigheten (crime victim authority)"),
+    "agency.brottsoffermyndigheten": (
+        "Brottsoffermyndigheten",
+        "Brottsoffermyndigheten (crime victim authority)",
+    ),
     "agency.kronofogden": ("Kronofogden", "Kronofogden (enforcement authority)"),
     "agency.police": ("polisen", "police"),
     "agency.healthcare": ("hälso- och sjukvården", "health care"),
@@ -49,7 +52,10 @@ _LABELS: Mapping[str, tuple[str, str]] = {
     "anchor.funeral": ("begravningen", "the funeral"),
     "anchor.judgment": ("avslutad rättsprocess", "the end of court proceedings"),
     "anchor.first_contact": ("första kontakt", "first contact"),
-    "unknown.occurred": ("när tidpunkten för händelsen är känd", "when the time of the incident is known"),
+    "unknown.occurred": (
+        "när tidpunkten för händelsen är känd",
+        "when the time of the incident is known",
+    ),
     "unknown.activation": ("när insatsen är aktiverad", "when the response is activated"),
     "unknown.death": ("när dödsdatum är känt", "when the date of death is known"),
     "unknown.funeral": ("när begravningsdatum är känt", "when the funeral date is known"),
@@ -127,9 +133,14 @@ _LABELS: Mapping[str, tuple[str, str]] = {
     "none": ("inga", "none"),
     "schedule": ("Uppgifter och uppföljningar i tidsordning", "Tasks and follow-ups by deadline"),
     "deadline_when": ("Deadline", "Deadline"),
-    "summary": ("{tasks} uppgifter och {follow_ups} uppföljningar, varav {waiting} väntar på ett datum",
-                "{tasks} tasks and {follow_ups} follow-ups, {waiting} of them waiting for a date"),
-    "times": ("Tider i svensk tid (Europe/Stockholm).", "Times in Stockholm time (Europe/Stockholm)."),
+    "summary": (
+        "{tasks} uppgifter och {follow_ups} uppföljningar, varav {waiting} väntar på ett datum",
+        "{tasks} tasks and {follow_ups} follow-ups, {waiting} of them waiting for a date",
+    ),
+    "times": (
+        "Tider i svensk tid (Europe/Stockholm).",
+        "Times in Stockholm time (Europe/Stockholm).",
+    ),
 }
 
 
@@ -278,13 +289,18 @@ def render_simulation(playbook: Playbook, facts: Facts, planned: Plan, lang: str
     ]
     rows: list[tuple[str, _Entry] | str] = [(format_moment(e.due_at, lang), e) for e in known]
     for anchor in (*INCIDENT_ANCHORS, "first_contact"):
-        group = sorted((e for e in waiting if e.anchor == anchor),
-                       key=lambda e: (parse_duration(e.offset).nominal_length, e.key))
+        group = sorted(
+            (e for e in waiting if e.anchor == anchor),
+            key=lambda e: (parse_duration(e.offset).nominal_length, e.key),
+        )
         if group:
             rows += ["", f"{label('deadline_when', lang)} {label('unknown.' + anchor, lang)}:"]
             rows += [
-                (f"{describe_duration(parse_duration(e.offset), lang)} {label('after', lang)} "
-                 f"{label('anchor.' + anchor, lang)}", e)
+                (
+                    f"{describe_duration(parse_duration(e.offset), lang)} {label('after', lang)} "
+                    f"{label('anchor.' + anchor, lang)}",
+                    e,
+                )
                 for e in group
             ]
     lines += _table(rows)
@@ -306,16 +322,34 @@ def _entries(facts: Facts, planned: Plan, lang: str) -> list[_Entry]:
         return f"{ref} ({label('child', lang)})" if ref in children else ref
 
     entries = [
-        _Entry(task.due_at, task.anchor, task.offset, text(task.title, lang),
-               label("role." + task.role, lang), subject(task.subject_ref), task.key)
+        _Entry(
+            task.due_at,
+            task.anchor,
+            task.offset,
+            text(task.title, lang),
+            label("role." + task.role, lang),
+            subject(task.subject_ref),
+            task.key,
+        )
         for task in planned.tasks
     ]
     for follow_up in planned.follow_ups:
-        what = f"{label('follow_up', lang)} {describe_duration(parse_duration(follow_up.label), lang)}"
+        what = (
+            f"{label('follow_up', lang)} {describe_duration(parse_duration(follow_up.label), lang)}"
+        )
         what += f" ({label('channel.' + follow_up.channel, lang)}"
         what += f", {label('acute', lang)})" if follow_up.acute else ")"
-        entries.append(_Entry(follow_up.due_at, follow_up.anchor, follow_up.label, what,
-                              label("role.outreach", lang), subject(follow_up.relative_ref), follow_up.key))
+        entries.append(
+            _Entry(
+                follow_up.due_at,
+                follow_up.anchor,
+                follow_up.label,
+                what,
+                label("role.outreach", lang),
+                subject(follow_up.relative_ref),
+                follow_up.key,
+            )
+        )
     return entries
 
 

@@ -22,7 +22,7 @@ def test_login_with_right_password_reaches_start_page(client, create_user):
     response = login(client, user.email)
     assert response.status_code == 302
     assert response.headers["Location"] == "/"
-    assert client.get("/").status_code == 200
+    assert client.get("/").headers["Location"] == "/incidents?status=active"
 
 
 def test_login_with_wrong_password_is_refused(client, create_user):
@@ -65,19 +65,20 @@ def test_open_redirect_after_login_is_refused(client, create_user):
 
 def test_logout_needs_post_with_csrf(client, logged_in):
     logged_in("outreach")
+    assert client.get("/me/tasks").status_code == 200
     assert client.get("/logout").status_code == 405
     assert client.post("/logout").status_code == 403
-    token = csrf_token(client, "/")
+    token = csrf_token(client, "/me/tasks")
     assert client.post("/logout", data={"csrf_token": token}).status_code == 302
-    assert client.get("/").status_code == 302
+    assert client.get("/me/tasks").status_code == 302
 
 
 def test_deactivation_ends_existing_sessions(client, logged_in, session):
     user = logged_in("outreach")
-    assert client.get("/").status_code == 200
+    assert client.get("/me/tasks").status_code == 200
     deactivate_user(session, session.get(User, user.id))
     session.commit()
-    assert client.get("/").status_code == 302
+    assert client.get("/me/tasks").headers["Location"].startswith("/login")
 
 
 def test_inactive_user_cannot_log_in(client, create_user, session):

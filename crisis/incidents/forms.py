@@ -1,0 +1,79 @@
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, HiddenField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from crisis.core.forms import StockholmDateTimeField, not_in_future
+from crisis.incidents import labels
+
+
+class ActivateForm(FlaskForm):
+    type = SelectField(_l("Type of incident"), choices=labels.choices(labels.INCIDENT_TYPES))
+    occurred_at = StockholmDateTimeField(_l("When did it happen?"), validators=[DataRequired(), not_in_future])
+    district_id = SelectField(_l("District"), coerce=int, validators=[DataRequired()])
+    outcome = SelectField(_l("Outcome"), choices=labels.choices(labels.OUTCOMES), default="injured")
+    threat_level = SelectField(_l("Threat level (hotbild)"), choices=labels.choices(labels.THREAT_LEVELS))
+    persons = SelectField(_l("Persons hit"), coerce=int, choices=[(n, str(n)) for n in range(1, 6)], default=1)
+    police_reference = StringField(_l("Police reference"), validators=[Optional(), Length(max=64)])
+    place = StringField(_l("Area (never an address)"), validators=[Optional(), Length(max=200)])
+    playbook_id = SelectField(_l("Playbook"), validators=[DataRequired()])
+
+
+class FactsForm(FlaskForm):
+    version = HiddenField()
+    threat_level = SelectField(_l("Threat level (hotbild)"), choices=labels.choices(labels.THREAT_LEVELS))
+    status = SelectField(_l("Status"), choices=labels.choices(labels.INCIDENT_STATUSES))
+    death_at = StockholmDateTimeField(_l("Date of death"), validators=[Optional(), not_in_future])
+    funeral_at = StockholmDateTimeField(_l("Funeral"), validators=[Optional()])
+    judgment_at = StockholmDateTimeField(_l("Judgment (end of proceedings)"), validators=[Optional()])
+
+
+class RelativeForm(FlaskForm):
+    relation = SelectField(_l("Relation to the person concerned"), choices=labels.choices(labels.RELATIONS))
+    is_child = BooleanField(_l("Child (under 18)"))
+    age_band = SelectField(_l("Age"), choices=labels.choices(labels.AGE_BANDS))
+    gender = SelectField(_l("Gender"), choices=labels.choices(labels.GENDERS))
+    name = StringField(_l("Name"), validators=[Optional(), Length(max=200)])
+    phone = StringField(_l("Phone"), validators=[Optional(), Length(max=30)])
+    language = SelectField(_l("Language"), choices=labels.choices(labels.LANGUAGES), default="sv")
+    interpreter_needed = BooleanField(_l("Needs an interpreter"))
+    preferred_channel = SelectField(_l("Preferred contact"), choices=labels.choices(labels.CHANNELS))
+    protected_identity = BooleanField(_l("Protected identity (skyddade personuppgifter)"))
+    person_id = SelectField(_l("Relative of"), coerce=int)
+
+
+class ConsentForm(FlaskForm):
+    state = SelectField(_l("Decision"), choices=[(k, v) for k, v in labels.CONSENT_STATES.items() if k != "unknown"])
+    scope = SelectMultipleField(_l("Consent covers"), choices=labels.choices(labels.CONSENT_SCOPES),
+                                default=["contact"], widget=ListWidget(prefix_label=False),
+                                option_widget=CheckboxInput())
+    given_by = SelectField(_l("Given by"), choices=[("relative", _l("The relative")),
+                                                    ("guardian", _l("Guardian (vårdnadshavare)"))])
+    method = SelectField(_l("How"), choices=[("verbal", _l("Verbally")), ("written", _l("In writing"))])
+    decided_at = StockholmDateTimeField(_l("When"), validators=[Optional(), not_in_future])
+    note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=2000)])
+
+
+class ContactPersonForm(FlaskForm):
+    user_id = SelectField(_l("Contact person"), coerce=int)
+
+
+class ReferralForm(FlaskForm):
+    organisation = SelectField(_l("Organisation"))
+    note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=2000)])
+
+
+class ReasonForm(FlaskForm):
+    reason = StringField(_l("Why do you open this record?"), validators=[DataRequired(), Length(min=5, max=300)])
+
+
+class IncidentFilterForm(FlaskForm):
+    class Meta:
+        csrf = False  # a GET filter
+
+    district_id = SelectField(_l("District"), coerce=int, validators=[Optional()])
+    type = SelectField(_l("Type"), validators=[Optional()])
+    status = SelectField(_l("Status"), validators=[Optional()])
+    start = StringField(_l("From"), validators=[Optional()])
+    end = StringField(_l("To"), validators=[Optional()])

@@ -1,0 +1,415 @@
+"""Pages for activating and running a response (coordinators) and reviewing it (managers)."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import selectinload
+
+from crisis.auth.models import Role, User
+from crisis.auth.permissions import login_required, roles_required
+from crisis.core.db import db, utcnow
+from crisis.core.navigation import add_nav_item
+from crisis.incidents import access, labels, services
+from crisis.incidents.forms import (
+    ActivateForm,
+    ConsentForm,
+    ContactPersonForm,
+    FactsForm,
+    IncidentFilterForm,
+    ReasonForm,
+    ReferralForm,
+    RelativeForm,
+)
+from crisis.incidents.models import Incident, Relative
+from crisis.organisation.models import District, Team
+from crisis.playbooks.engine import available_playbooks
+from crisis.referrals.models import Referral, SupportOrganisation
+from crisis.tasks.models import Task, TaskStatus
+from crisis.timeline.services import log_access
+
+bp = Blueprint("incidents", __name__, template_folder="templates")
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+
+add_nav_item("incidents.list_incidents", _l("Incidents"), [Role.COORDINATOR, Role.MANAGER, Role.ADMIN], 10)
+add_nav_item("incidents.activate", _l("Activate response"), [Role.COORDINATOR, Role.ADMIN], 5)
+
+
+@bp.app_context_processor
+def _labels():
+    return {"labels": labels, "label": labels.label}
+
+
+def lang() -> str:
+    return str(get_locale() or "sv")
+
+
+def get_incident_or_404(incident_id: int) -> Incident:
+    incident = db.session.get(Incident, incident_id)
+    if incident is None:
+        abort(404, _("No such incident."))
+    if not access.can_view_incident(db.session, current_user, incident):
+        abort(403, _("You are not assigned to this incident."))
+    return incident
+
+
+def get_relative_or_404(relative_id: int) -> Relative:
+    relative = db.session.get(Relative, relative_id)
+    if relative is None:
+        abort(404, _("No such relative."))
+    if not access.can_view_incident(db.session, current_user, relative.incident):
+        abort(403, _("You are not assigned to this incident."))
+    return relative
+
+
+def require_edit(incident: Incident) -> None:
+    if not access.can_edit_incident(db.session, current_user, incident):
+        abort(403, _("Only coordinators change the response."))
+
+
+def show_service_error(form, error: services.IncidentError) -> None:
+    field = getattr(form, error.field, None) if error.field else None
+    if field is not None:
+        field.errors = [*list(field.errors), str(error)]
+    flash(str(error), "error")
+
+
+# -- list -----------------------------------------------------------------------
+
+
+@bp.get("/incidents")
+@roles_required(Role.COORDINATOR, Role.MANAGER, Role.ADMIN, Role.OUTREACH)
+def list_incidents():
+    form = IncidentFilterForm(request.args)
+    districts = db.session.scalars(select(District).order_by(District.name)).all()
+    form.district_id.choices = [(0, _("All districts"))] + [(d.id, d.name) for d in districts]
+    form.type.choices = [("", _("All types"))] + labels.choices(labels.INCIDENT_TYPES)
+    form.status.choices = [("", _("All statuses"))] + labels.choices(labels.INCIDENT_STATUSES)
+    query = access.visible_incidents(current_user).options(selectinload(Incident.district))
+    if form.district_id.data:
+        query = query.where(Incident.district_id == form.district_id.data)
+    if form.type.data in labels.INCIDENT_TYPES:
+        query = query.where(Incident.type == form.type.data)
+    if form.status.data in labels.INCIDENT_STATUSES:
+        query = query.where(Incident.status == form.status.data)
+    for field, op in ((form.start, "ge"), (form.end, "lt")):
+        if field.data:
+            try:
+                day = datetime.strptime(field.data, "%Y-%m-%d").date()
+            except ValueError:
+                field.errors = [_("Write the date as YYYY-MM-DD.")]
+                continue
+            moment = datetime.combine(day + timedelta(days=op == "lt"), time(), STOCKHOLM)
+            query = query.where(Incident.activated_at >= moment if op == "ge" else Incident.activated_at < moment)
+    incidents = db.session.scalars(query.order_by(Incident.activated_at.desc()).limit(200)).all()
+    counts = task_counts([i.id for i in incidents])
+    return render_template("incidents/list.html", form=form, incidents=incidents, counts=counts)
+
+
+def task_counts(incident_ids: list[int]) -> dict[int, dict[str, int]]:
+    """Open and overdue tasks per incident, in one query."""
+    if not incident_ids:
+        return {}
+    open_statuses = [TaskStatus.OPEN, TaskStatus.IN_PROGRESS, TaskStatus.BLOCKED]
+    now = utcnow()
+    rows = db.session.execute(
+        select(
+            Task.incident_id,
+            func.sum(case((Task.status.in_(open_statuses), 1), else_=0)),
+            func.sum(case(((Task.status.in_(open_statuses)) & (Task.due_at < now), 1), else_=0)),
+            func.sum(case((Task.status == TaskStatus.DONE, 1), else_=0)),
+        ).where(Task.incident_id.in_(incident_ids)).group_by(Task.incident_id)
+    ).all()
+    return {r[0]: {"open": int(r[1] or 0), "overdue": int(r[2] or 0), "done": int(r[3] or 0)} for r in rows}
+
+
+# -- activation -------------------------------------------------------------------
+
+
+@bp.route("/incidents/new", methods=["GET", "POST"])
+@roles_required(Role.COORDINATOR, Role.ADMIN)
+def activate():
+    form = ActivateForm()
+    districts = db.session.scalars(select(District).order_by(District.name)).all()
+    form.district_id.choices = [(d.id, d.name) for d in districts]
+    playbooks = available_playbooks()
+    form.playbook_id.choices = [(p.id, p.content["title"].get(lang()) or p.content["title"]["sv"])
+                                for p in playbooks]
+    if request.method == "GET":
+        form.occurred_at.data = utcnow().replace(second=0, microsecond=0)
+        if current_user.district_id:
+            form.district_id.data = current_user.district_id
+    if form.validate_on_submit():
+        # The playbook is suggested by the type; a mismatch falls back to the first that applies.
+        chosen = next((p for p in playbooks if p.id == form.playbook_id.data), None)
+        if chosen is None or form.type.data not in chosen.content["applies_to"]:
+            chosen = next((p for p in playbooks if form.type.data in p.content["applies_to"]), None)
+        if chosen is None:
+            flash(_("No playbook applies to this type of incident."), "error")
+        else:
+            try:
+                incident = services.activate_incident(
+                    db.session, actor=current_user, type=form.type.data, occurred_at=form.occurred_at.data,
+                    district_id=form.district_id.data, playbook_id=chosen.id, outcome=form.outcome.data,
+                    threat_level=form.threat_level.data, police_reference=form.police_reference.data,
+                    place=form.place.data, persons=form.persons.data,
+                )
+            except services.IncidentError as error:
+                db.session.rollback()
+                show_service_error(form, error)
+            else:
+                db.session.commit()
+                flash(_("Response %(ref)s activated.", ref=incident.reference), "success")
+                return redirect(url_for("incidents.show", incident_id=incident.id))
+    status = 422 if request.method == "POST" else 200
+    return render_template("incidents/activate.html", form=form, playbooks=playbooks), status
+
+
+# -- the incident page -------------------------------------------------------------
+
+
+@bp.get("/incidents/<int:incident_id>")
+@login_required
+def show(incident_id: int):
+    incident = get_incident_or_404(incident_id)
+    return render_incident(incident)
+
+
+def render_incident(incident: Incident, *, facts_form=None, relative_form=None, status: int = 200):
+    tasks = db.session.scalars(
+        select(Task).where(Task.incident_id == incident.id)
+        .options(selectinload(Task.owner), selectinload(Task.owner_team), selectinload(Task.relative))
+        .order_by(Task.due_at.is_(None), Task.due_at, Task.id)
+    ).all()
+    phases = incident.playbook_snapshot.content.get("phases", [])
+    grouped = []
+    for phase in phases:
+        phase_tasks = [t for t in tasks if t.phase_id == phase["id"] and t.status != TaskStatus.CANCELLED]
+        grouped.append({"id": phase["id"], "title": phase["title"], "tasks": phase_tasks,
+                        "done": sum(t.status.is_closed for t in phase_tasks)})
+    ad_hoc = [t for t in tasks if t.phase_id is None and t.status != TaskStatus.CANCELLED]
+    if ad_hoc:
+        grouped.append({"id": "ad-hoc", "title": {"sv": "Övriga uppgifter", "en": "Other tasks"},
+                        "tasks": ad_hoc, "done": sum(t.status.is_closed for t in ad_hoc)})
+    can_edit = access.can_edit_incident(db.session, current_user, incident)
+    if facts_form is None:
+        facts_form = FactsForm(obj=incident, formdata=None)
+        facts_form.version.data = incident.version
+        facts_form.threat_level.data = incident.threat_level.value
+        facts_form.status.data = incident.status.value
+    if relative_form is None:
+        relative_form = RelativeForm(formdata=None)
+    relative_form.person_id.choices = [(0, _("Not stated"))] + [(p.id, p.label) for p in incident.persons]
+    return render_template(
+        "incidents/show.html", incident=incident, phases=grouped, now=utcnow(), can_edit=can_edit,
+        facts_form=facts_form, relative_form=relative_form,
+    ), status
+
+
+@bp.post("/incidents/<int:incident_id>/facts")
+@roles_required(Role.COORDINATOR, Role.ADMIN)
+def update_facts(incident_id: int):
+    incident = get_incident_or_404(incident_id)
+    require_edit(incident)
+    form = FactsForm()
+    if not form.validate_on_submit():
+        return render_incident(incident, facts_form=form, status=422)
+    try:
+        services.update_incident(
+            db.session, incident, actor=current_user, expected_version=int(form.version.data or 0),
+            threat_level=form.threat_level.data, status=form.status.data, death_at=form.death_at.data,
+            funeral_at=form.funeral_at.data, judgment_at=form.judgment_at.data,
+        )
+    except services.StaleVersion as error:
+        db.session.rollback()
+        flash(str(error), "error")
+        return render_incident(db.session.get(Incident, incident_id), status=409)
+    except services.IncidentError as error:
+        db.session.rollback()
+        show_service_error(form, error)
+        return render_incident(db.session.get(Incident, incident_id), facts_form=form, status=422)
+    db.session.commit()
+    flash(_("Facts saved; deadlines updated."), "success")
+    return redirect(url_for("incidents.show", incident_id=incident.id))
+
+
+@bp.post("/incidents/<int:incident_id>/relatives")
+@roles_required(Role.COORDINATOR, Role.ADMIN)
+def add_relative(incident_id: int):
+    incident = get_incident_or_404(incident_id)
+    require_edit(incident)
+    form = RelativeForm()
+    form.person_id.choices = [(0, "")] + [(p.id, p.label) for p in incident.persons]
+    if not form.validate_on_submit():
+        return render_incident(incident, relative_form=form, status=422)
+    try:
+        relative = services.add_relative(
+            db.session, incident, actor=current_user, relation=form.relation.data,
+            is_child=form.is_child.data, age_band=form.age_band.data, gender=form.gender.data,
+            name=form.name.data, phone=form.phone.data, language=form.language.data,
+            interpreter_needed=form.interpreter_needed.data, preferred_channel=form.preferred_channel.data,
+            protected_identity=form.protected_identity.data, person_id=form.person_id.data or None,
+        )
+    except services.IncidentError as error:
+        db.session.rollback()
+        show_service_error(form, error)
+        return render_incident(db.session.get(Incident, incident_id), relative_form=form, status=422)
+    db.session.commit()
+    flash(_("%(label)s added.", label=relative.label), "success")
+    return redirect(url_for("incidents.show_relative", relative_id=relative.id))
+
+
+# -- a relative's record ----------------------------------------------------------
+
+
+@bp.route("/relatives/<int:relative_id>", methods=["GET", "POST"])
+@login_required
+def show_relative(relative_id: int):
+    relative = get_relative_or_404(relative_id)
+    if not access.can_see_relative_details(db.session, current_user, relative):
+        abort(403, _("Only the relative's contact person, the incident's coordinator and assigned staff "
+                     "may open this record."))
+    reason = None
+    if relative.protected_identity:
+        # Skyddade personuppgifter: every opening is logged with a reason (DOMAIN.md).
+        reason_form = ReasonForm()
+        if request.method == "POST" and reason_form.validate_on_submit():
+            reason = remember_reason(relative.id, reason_form.reason.data)
+        else:
+            reason = remembered_reason(relative.id)
+        if reason is None:
+            return render_template("incidents/relative_reason.html", relative=relative, form=reason_form)
+    log_access(db.session, user=current_user, relative=relative, action="view", reason=reason,
+               assigned=access.is_assigned(db.session, current_user, relative.incident_id))
+    db.session.commit()
+    return render_relative(relative)
+
+
+REASON_VALID_FOR = timedelta(minutes=15)
+
+
+def remember_reason(relative_id: int, reason: str) -> str:
+    """A reason covers the next quarter of an hour of work on the same record; each view is still logged."""
+    reasons = {k: v for k, v in session.get("access_reasons", {}).items()
+               if v[1] > utcnow().timestamp()}
+    reasons[str(relative_id)] = [reason, (utcnow() + REASON_VALID_FOR).timestamp()]
+    session["access_reasons"] = reasons
+    return reason
+
+
+def remembered_reason(relative_id: int) -> str | None:
+    entry = session.get("access_reasons", {}).get(str(relative_id))
+    if entry and entry[1] > utcnow().timestamp():
+        return entry[0]
+    return None
+
+
+def render_relative(relative: Relative, *, consent_form=None, contact_form=None, referral_form=None,
+                    status: int = 200):
+    incident = relative.incident
+    can_edit = access.can_edit_incident(db.session, current_user, incident)
+    consent_form = consent_form or ConsentForm(formdata=None)
+    if relative.is_child and consent_form.given_by.data is None:
+        consent_form.given_by.data = "guardian"
+    contact_form = contact_form or ContactPersonForm(formdata=None)
+    staff = db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.name)).all()
+    case_workers = {p.case_worker_id for p in incident.persons if p.case_worker_id}
+    contact_form.user_id.choices = [(0, _("None"))] + [
+        (u.id, u.name) for u in staff if u.has_role(Role.OUTREACH, Role.COORDINATOR) and u.id not in case_workers
+    ]
+    contact_form.user_id.data = relative.contact_person_id or 0
+    referral_form = referral_form or ReferralForm(formdata=None)
+    organisations = db.session.scalars(
+        select(SupportOrganisation).where(SupportOrganisation.active.is_(True)).order_by(SupportOrganisation.name)
+    ).all()
+    referral_form.organisation.choices = [(o.code, o.name) for o in organisations]
+    referrals = db.session.scalars(
+        select(Referral).where(Referral.relative_id == relative.id).order_by(Referral.referred_at)
+    ).all()
+    tasks = db.session.scalars(
+        select(Task).where(Task.relative_id == relative.id, Task.status != TaskStatus.CANCELLED)
+        .order_by(Task.due_at.is_(None), Task.due_at)
+    ).all()
+    suggested = sorted({code for t in tasks for code in (t.suggested_referrals or [])})
+    call_allowed = bool(relative.phone) and relative.consent.value == "given" and not relative.protected_identity
+    return render_template(
+        "incidents/relative.html", relative=relative, incident=incident, can_edit=can_edit,
+        consent_form=consent_form, contact_form=contact_form, referral_form=referral_form,
+        referrals=referrals, tasks=tasks, suggested=suggested, now=utcnow(), call_allowed=call_allowed,
+        teams=db.session.scalars(select(Team)).all(),
+    ), status
+
+
+@bp.post("/relatives/<int:relative_id>/consent")
+@roles_required(Role.COORDINATOR, Role.OUTREACH, Role.ADMIN)
+def record_consent(relative_id: int):
+    relative = get_relative_or_404(relative_id)
+    if not access.can_see_relative_details(db.session, current_user, relative):
+        abort(403)
+    form = ConsentForm()
+    if not form.validate_on_submit():
+        return render_relative(relative, consent_form=form, status=422)
+    try:
+        services.record_consent(
+            db.session, relative, actor=current_user, state=form.state.data, scope=form.scope.data,
+            decided_at=form.decided_at.data, method=form.method.data, given_by=form.given_by.data,
+            note=form.note.data,
+        )
+    except services.IncidentError as error:
+        db.session.rollback()
+        show_service_error(form, error)
+        return render_relative(db.session.get(Relative, relative_id), consent_form=form, status=422)
+    db.session.commit()
+    flash(_("Consent recorded."), "success")
+    return redirect(url_for("incidents.show_relative", relative_id=relative.id))
+
+
+@bp.post("/relatives/<int:relative_id>/contact-person")
+@roles_required(Role.COORDINATOR, Role.ADMIN)
+def set_contact_person(relative_id: int):
+    relative = get_relative_or_404(relative_id)
+    require_edit(relative.incident)
+    form = ContactPersonForm()
+    form.user_id.choices = [(0, "")] + [(u.id, u.name) for u in db.session.scalars(select(User))]
+    if not form.validate_on_submit():
+        return render_relative(relative, contact_form=form, status=422)
+    try:
+        services.set_contact_person(db.session, relative, actor=current_user, user_id=form.user_id.data or None)
+    except services.IncidentError as error:
+        db.session.rollback()
+        show_service_error(form, error)
+        return render_relative(db.session.get(Relative, relative_id), contact_form=form, status=422)
+    db.session.commit()
+    flash(_("Contact person saved."), "success")
+    return redirect(url_for("incidents.show_relative", relative_id=relative.id))
+
+
+@bp.post("/relatives/<int:relative_id>/referrals")
+@roles_required(Role.COORDINATOR, Role.OUTREACH, Role.ADMIN)
+def refer(relative_id: int):
+    relative = get_relative_or_404(relative_id)
+    if not access.can_see_relative_details(db.session, current_user, relative):
+        abort(403)
+    form = ReferralForm()
+    form.organisation.choices = [(o.code, o.name) for o in db.session.scalars(select(SupportOrganisation))]
+    if not form.validate_on_submit():
+        return render_relative(relative, referral_form=form, status=422)
+    try:
+        services.refer(db.session, relative, actor=current_user, organisation_code=form.organisation.data,
+                       note=form.note.data)
+    except services.IncidentError as error:
+        db.session.rollback()
+        show_service_error(form, error)
+        return render_relative(db.session.get(Relative, relative_id), referral_form=form, status=422)
+    db.session.commit()
+    flash(_("Referral recorded."), "success")
+    return redirect(url_for("incidents.show_relative", relative_id=relative.id))
+
+

@@ -1,0 +1,112 @@
+"""Outreach staff on a phone: my tasks, one task, done."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from sqlalchemy import or_, select
+from sqlalchemy.orm import selectinload
+
+from crisis.auth.models import Role
+from crisis.auth.permissions import login_required
+from crisis.core.db import db, utcnow
+from crisis.core.navigation import add_nav_item
+from crisis.incidents import access
+from crisis.incidents.services import IncidentError, StaleVersion
+from crisis.tasks.forms import TaskUpdateForm
+from crisis.tasks.models import Task, TaskStatus
+from crisis.tasks.services import update_task
+
+bp = Blueprint("tasks", __name__, template_folder="templates")
+
+add_nav_item("tasks.my_tasks", _l("My tasks"), [Role.OUTREACH, Role.COORDINATOR], 1)
+
+OPEN = (TaskStatus.OPEN, TaskStatus.IN_PROGRESS, TaskStatus.BLOCKED)
+
+
+def my_open_tasks(user) -> list[Task]:
+    """Tasks I own, or my teams own, on incidents I may see; soonest deadline first."""
+    teams = access.team_ids_of(db.session, user)
+    visible = access.visible_incidents(user).with_only_columns(access.Incident.id)
+    query = (
+        select(Task)
+        .where(Task.status.in_(OPEN), Task.incident_id.in_(visible),
+               or_(Task.owner_user_id == user.id,
+                   (Task.owner_user_id.is_(None) & Task.owner_team_id.in_(teams)) if teams else False))
+        .options(selectinload(Task.incident), selectinload(Task.relative))
+        .order_by(Task.due_at.is_(None), Task.due_at, Task.id)
+        .limit(300)
+    )
+    return db.session.scalars(query).all()
+
+
+@bp.get("/me/tasks")
+@login_required
+def my_tasks():
+    return render_template("tasks/mine.html", tasks=my_open_tasks(current_user), now=utcnow())
+
+
+def get_task_or_404(task_id: int) -> Task:
+    task = db.session.get(Task, task_id)
+    if task is None:
+        abort(404, _("No such task."))
+    if not access.can_view_incident(db.session, current_user, task.incident):
+        abort(403, _("You are not assigned to this incident."))
+    return task
+
+
+def render_task(task: Task, form: TaskUpdateForm | None = None, status: int = 200):
+    if form is None:
+        form = TaskUpdateForm(formdata=None)
+        form.status.data = task.status.value
+        form.note.data = task.note or ""
+    form.version.data = task.version
+    relative = task.relative
+    can_call = (relative is not None and relative.phone and relative.consent.value == "given"
+                and not relative.protected_identity
+                and access.can_see_relative_details(db.session, current_user, relative))
+    return render_template(
+        "tasks/task.html", task=task, form=form, now=utcnow(), can_call=can_call,
+        can_work=access.can_work_task(db.session, current_user, task),
+    ), status
+
+
+@bp.get("/tasks/<int:task_id>")
+@login_required
+def show(task_id: int):
+    return render_task(get_task_or_404(task_id))
+
+
+@bp.post("/tasks/<int:task_id>")
+@login_required
+def update(task_id: int):
+    task = get_task_or_404(task_id)
+    if not access.can_work_task(db.session, current_user, task):
+        abort(403, _("This task belongs to someone else."))
+    form = TaskUpdateForm()
+    if not form.validate_on_submit():
+        return render_task(task, form, 422)
+    checklist = [request.form.get(f"check-{i}") == "on" for i in range(len(task.checklist))]
+    try:
+        update_task(db.session, task, actor=current_user, expected_version=int(form.version.data),
+                    status=form.status.data, note=form.note.data, checklist_done=checklist)
+    except StaleVersion as error:
+        db.session.rollback()
+        flash(str(error), "error")
+        # Show what is there now; the user's note is kept in the form so nothing typed is lost.
+        fresh = db.session.get(Task, task_id)
+        kept = TaskUpdateForm(formdata=None)
+        kept.status.data = fresh.status.value
+        kept.note.data = form.note.data
+        return render_task(fresh, kept, 409)
+    except (IncidentError, ValueError) as error:
+        db.session.rollback()
+        flash(str(error), "error")
+        return render_task(db.session.get(Task, task_id), form, 422)
+    db.session.commit()
+    flash(_("Saved."), "success")
+    if task.status.is_closed and "next" not in request.args:
+        return redirect(url_for("tasks.my_tasks"))
+    return redirect(url_for("tasks.show", task_id=task.id))
