@@ -9,6 +9,7 @@ import click
 from flask.cli import FlaskGroup, with_appcontext
 
 from crisis.core.db import db
+from crisis.playbooks.commands import playbooks_cli
 
 
 def _create_app():
@@ -190,12 +191,4 @@ def serve(host: str, port: int, with_scheduler: bool) -> None:
                  allow_unsafe_werkzeug=True, use_reloader=False)
 
 
-def _register_optional_groups() -> None:
-    try:
-        from crisis.playbooks.commands import playbooks_cli
-    except ImportError:  # pragma: no cover - during bootstrap only
-        return
-    main.add_command(playbooks_cli, "playbooks")
-
-
-_register_optional_groups()
+main.add_command(playbooks_cli, "playbooks")

@@ -98,6 +98,7 @@ def load_demo(session: Session) -> list[str]:
     _load_teams(session, districts, users, report)
     _load_organisations(session, report)
     session.flush()
+    _load_demo_incident(session, districts, users, report)
     if not report:
         report.append("Demo data already loaded; nothing changed.")
     report.append("Demo logins (e-mail / password):")
@@ -150,3 +151,32 @@ def _load_organisations(session, report) -> None:
         if org["code"] not in existing:
             session.add(SupportOrganisation(**org))
             report.append(f"Added support organisation {org['name']}.")
+
+
+DEMO_POLICE_REFERENCE = "DEMO-0001"
+
+
+def _load_demo_incident(session: Session, districts, users, report: list[str]) -> None:
+    """One active response in Farsta, so the pages and the dashboard have something to show."""
+    from datetime import timedelta
+
+    from crisis.core.db import utcnow
+    from crisis.incidents.models import Incident
+    from crisis.incidents.services import activate_incident, add_relative, record_consent, set_contact_person
+
+    if session.scalar(select(Incident.id).where(Incident.police_reference == DEMO_POLICE_REFERENCE)):
+        return
+    coordinator = users["samordnare@demo.crisis.se"]
+    incident = activate_incident(
+        session, actor=coordinator, type="shooting", occurred_at=utcnow() - timedelta(hours=3),
+        district_id=districts["farsta"].id, playbook_id="stockholm-skjutning", outcome="injured",
+        threat_level="raised", police_reference=DEMO_POLICE_REFERENCE, place="Farsta centrum",
+    )
+    mother = add_relative(session, incident, actor=coordinator, relation="parent", age_band="26-64",
+                          gender="woman", name="Demo Mamma", phone="+46701740690", language="so",
+                          interpreter_needed=True)
+    record_consent(session, mother, actor=coordinator, state="given", scope=["contact", "sms", "referral"])
+    set_contact_person(session, mother, actor=coordinator, user_id=users["uppsokare1@demo.crisis.se"].id)
+    add_relative(session, incident, actor=coordinator, relation="sibling", is_child=True, age_band="13-17",
+                 gender="man", name="Demo Lillebror")
+    report.append(f"Added demo response {incident.reference} (Farsta, shooting) with two relatives.")

@@ -223,3 +223,16 @@ def test_plan_matches_facts_after_any_sequence_of_changes(session, activate, res
     assert live_follow_ups == {f.key for f in planned.follow_ups}
     assert not apply_playbook(session, incident).changed
     session.rollback()
+
+
+def test_reconcile_job_repairs_a_row_changed_behind_the_services_back(session, activate, app):
+    from crisis.playbooks.jobs import reconcile_active_incidents
+
+    incident = activate()
+    task = tasks_of(session, incident, key="situation-picture")[0]
+    session.delete(task)  # e.g. a faulty manual correction
+    session.commit()
+    with app.app_context():
+        assert reconcile_active_incidents() == 1
+        assert reconcile_active_incidents() == 0
+    assert tasks_of(session, incident, key="situation-picture")
