@@ -7,21 +7,30 @@ import logging
 from datetime import timedelta
 from pathlib import Path
 
-from flask import Flask, g, jsonify, render_template
+from flask import Flask, g, jsonify, render_template, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import text
+from sqlalchemy.exc import DataError, StatementError
+from werkzeug.exceptions import BadRequest
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from crisis.auth.guards import session_cookie_config
 from crisis.core import crypto
 from crisis.core.api import api, register_api_errors
 from crisis.core.config import PROJECT_ROOT, Settings, load_settings
 from crisis.core.db import db
 from crisis.core.extensions import babel, csrf, limiter, socketio
-from crisis.core.i18n import TRANSLATIONS_DIR, compile_translations, lang_text, local_time, select_locale
+from crisis.core.i18n import (
+    TRANSLATIONS_DIR,
+    compile_translations,
+    lang_text,
+    local_time,
+    select_locale,
+)
 from crisis.core.logging import configure_logging
 from crisis.core.navigation import nav_items
-from crisis.core.security import init_security_headers
+from crisis.core.security import DatabaseIdConverter, init_security_headers
 
 log = logging.getLogger(__name__)
 
@@ -34,13 +43,11 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
         static_folder=str(PROJECT_ROOT / "static"),
         template_folder="templates",
     )
+    # Before any route is added: ids in URLs stay within what the database can hold.
+    app.url_map.converters["int"] = DatabaseIdConverter
     app.config.update(settings.as_flask_config())
     app.config.update(
-        SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=settings.is_production,
-        REMEMBER_COOKIE_SECURE=settings.is_production,
-        SESSION_COOKIE_NAME="crisis_session",
+        **session_cookie_config(settings.is_production),  # Secure and __Host- in production
         PERMANENT_SESSION_LIFETIME=timedelta(minutes=settings.session_timeout_minutes),
         SESSION_REFRESH_EACH_REQUEST=True,
         WTF_CSRF_TIME_LIMIT=None,  # the session lifetime bounds the token
@@ -93,12 +100,12 @@ BLUEPRINTS = [
     "crisis.auth.routes", "crisis.home", "crisis.incidents.routes", "crisis.tasks.routes",
     "crisis.playbooks.routes", "crisis.dispatch.routes", "crisis.messaging.routes",
     "crisis.messaging.webhooks", "crisis.followups.routes", "crisis.live.routes",
-    "crisis.timeline.routes", "crisis.reports.routes",
+    "crisis.timeline.routes", "crisis.reports.routes", "crisis.retention.routes",
 ]
 API_MODULES = [
     "crisis.auth.api", "crisis.incidents.api", "crisis.tasks.api", "crisis.dispatch.api",
     "crisis.messaging.api", "crisis.followups.api", "crisis.live.api", "crisis.timeline.api",
-    "crisis.reports.api", "crisis.core.openapi",
+    "crisis.reports.api", "crisis.retention.api", "crisis.core.openapi",
 ]
 
 
@@ -165,6 +172,22 @@ def _register_error_pages(app: Flask) -> None:
         exc.description = str(_("The form has expired or was not sent from this site. "
                                 "Reload the page and try again."))
         return _error_page_for(403)(exc)
+
+    @app.errorhandler(OverflowError)
+    @app.errorhandler(StatementError)
+    def _out_of_range(exc):
+        # A number or date in the request beyond what Python or the database holds
+        # (?district_id=99999999999999999999, ?end=9999-12-31): the input is wrong, not
+        # the server. Safety net only: routes should validate their ranges themselves.
+        if isinstance(exc, StatementError) and not (
+            isinstance(exc, DataError) or isinstance(getattr(exc, "orig", None), OverflowError)
+        ):
+            raise exc  # integrity, connection and other database errors keep their own handling
+        db.session.rollback()
+        log.warning("out-of-range input on %s: %s", request.endpoint, type(exc).__name__)
+        error = BadRequest(str(_("A number or date in the request is out of range. Check the values and "
+                                 "try again.")))
+        return _error_page_for(400)(error)
 
 
 def _error_page_for(code: int):

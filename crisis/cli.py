@@ -192,3 +192,9 @@ def serve(host: str, port: int, with_scheduler: bool) -> None:
 
 
 main.add_command(playbooks_cli, "playbooks")
+
+from crisis.auth.twofactor import reset_two_factor_command  # noqa: E402
+from crisis.core.keys_cli import keys_cli  # noqa: E402
+
+main.add_command(keys_cli, "keys")
+users_cli.add_command(reset_two_factor_command, "reset-2fa")

@@ -150,13 +150,23 @@ def create_user(session) -> Callable:
     counter = iter(range(1, 10_000))
 
     def factory(*roles: str, email: str | None = None, password: str = "correct horse battery",
-                phone: str | None = None, district=None, name: str | None = None):
+                phone: str | None = None, district=None, name: str | None = None,
+                totp: bool | None = None):
+        """`totp`: enrol in two-factor authentication with a random secret (default: if the role
+        requires it, as TOTP_REQUIRED_ROLES does); `login()` then gives the code from it."""
+        import pyotp
+
+        from crisis.core.config import DEFAULT_TOTP_REQUIRED_ROLES
+
         n = next(counter)
+        roles = list(roles or ["outreach"])
         user = create(
-            session, email=email or f"user{n}@example.se", roles=list(roles or ["outreach"]),
+            session, email=email or f"user{n}@example.se", roles=roles,
             name=name or f"Användare {n}", password=password, phone=phone,
             district_id=district.id if district else None,
         )
+        if totp or (totp is None and set(roles) & set(DEFAULT_TOTP_REQUIRED_ROLES)):
+            user.totp_secret = pyotp.random_base32()
         session.commit()
         return user
 
@@ -174,8 +184,43 @@ def csrf_token(client, path: str = "/login") -> str:
 
 
 def login(client, email: str, password: str = "correct horse battery"):
+    """Log in through the form; for a user with two-factor authentication, also the code step.
+
+    Returns the last response: the redirect into the app, or the refusal."""
     token = csrf_token(client)
-    return client.post("/login", data={"email": email, "password": password, "csrf_token": token})
+    response = client.post("/login", data={"email": email, "password": password, "csrf_token": token})
+    if response.status_code == 302 and response.headers["Location"].startswith("/login/verify"):
+        token = csrf_token(client, "/login/verify")
+        response = client.post("/login/verify", data={"code": totp_code(email), "csrf_token": token})
+    return response
+
+
+def totp_code(email: str) -> str:
+    """A code from the user's authenticator app that the server has not seen yet.
+
+    A code is accepted once (replay refused) and the server accepts the next
+    30-second step too (clock drift); a third login of one user within the
+    same step waits for the next step."""
+    import time
+
+    import pyotp
+
+    from crisis.auth.models import User
+
+    # A connection of its own, closed at once: the caller's session (or thread) keeps no
+    # transaction open that would block the TRUNCATE after the test on PostgreSQL.
+    with db.engine.connect() as connection:
+        secret, last = connection.execute(
+            select(User.totp_secret, User.totp_last_counter).where(User.email == email.strip().lower())
+        ).one()
+    assert secret, f"{email} has no two-factor secret"
+    totp = pyotp.TOTP(secret)
+    while True:
+        current = totp.timecode(datetime.now(UTC))
+        for counter in (current, current + 1):
+            if last is None or counter > last:
+                return totp.generate_otp(counter)
+        time.sleep(1)
 
 
 @pytest.fixture
@@ -228,13 +273,13 @@ def create_incident(session, create_district, create_snapshot) -> Callable:
     from datetime import UTC, datetime
 
     from crisis.incidents.access import assign
-    from crisis.incidents.models import Incident
+    from crisis.incidents.models import Incident, IncidentType, Outcome, ThreatLevel
 
     def factory(*, type: str = "shooting", district=None, coordinator=None, assigned=(),
                 outcome: str = "injured", threat_level: str = "normal", snapshot=None, **fields):
         incident = Incident(
-            reference=secrets.token_hex(3).upper(), type=type, outcome=outcome,
-            threat_level=threat_level, occurred_at=fields.pop("occurred_at", datetime.now(UTC)),
+            reference=secrets.token_hex(3).upper(), type=IncidentType(type), outcome=Outcome(outcome),
+            threat_level=ThreatLevel(threat_level), occurred_at=fields.pop("occurred_at", datetime.now(UTC)),
             district_id=(district or create_district()).id,
             coordinator_id=coordinator.id if coordinator else None,
             playbook_snapshot_id=(snapshot or create_snapshot()).id, **fields,
@@ -251,7 +296,7 @@ def create_incident(session, create_district, create_snapshot) -> Callable:
 
 @pytest.fixture
 def create_relative(session) -> Callable:
-    from crisis.incidents.models import Relative
+    from crisis.incidents.models import AgeBand, ConsentState, Relation, Relative
 
     counter = iter(range(1, 10_000))
 
@@ -260,8 +305,9 @@ def create_relative(session) -> Callable:
         n = next(counter)
         relative = Relative(
             incident_id=incident.id, label=fields.pop("label", f"Anhörig {n}"),
-            relation=fields.pop("relation", "child" if is_child else "parent"), is_child=is_child,
-            age_band=fields.pop("age_band", "13-17" if is_child else "26-64"), consent=consent,
+            relation=Relation(fields.pop("relation", "child" if is_child else "parent")), is_child=is_child,
+            age_band=AgeBand(fields.pop("age_band", "13-17" if is_child else "26-64")),
+            consent=ConsentState(consent),
             phone=phone, protected_identity=protected_identity, language=language, **fields,
         )
         if phone:

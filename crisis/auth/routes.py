@@ -6,13 +6,14 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user, logout_user
 
 from crisis.auth.forms import LoginForm
 from crisis.auth.services import authenticate
 from crisis.core.db import db
 from crisis.core.extensions import limiter
 from crisis.core.i18n import LANGUAGES
+from crisis.live.sockets import disconnect_user
 
 bp = Blueprint("auth", __name__, template_folder="templates")
 
@@ -34,9 +35,15 @@ def _login_limit_key() -> str:
     return f"login:{request.remote_addr}:{email}"
 
 
+def _login_account_key() -> str:
+    # One account from many addresses (a botnet) is limited too; 2FA protects what gets through.
+    return "login-account:" + (request.form.get("email") or "").strip().lower()
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit("10 per minute", methods=["POST"])
 @limiter.limit("20 per hour", methods=["POST"], key_func=_login_limit_key)
+@limiter.limit("30 per hour", methods=["POST"], key_func=_login_account_key)
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("home.index"))
@@ -48,18 +55,19 @@ def login():
             flash(_("Wrong e-mail or password."), "error")
             return render_template("auth/login.html", form=form), 401
         db.session.commit()
-        session.clear()
-        session.permanent = True
-        login_user(user)
-        return redirect(_safe_next(request.args.get("next")))
+        # Then the code step or enrolment for two-factor users (issue 9), else straight in.
+        return twofactor_routes.after_password(user, request.args.get("next"))
     status = 400 if request.method == "POST" else 200
     return render_template("auth/login.html", form=form), status
 
 
 @bp.route("/logout", methods=["POST"])
 def logout():
+    user_id = current_user.id if current_user.is_authenticated else None
     logout_user()
     session.clear()
+    if user_id is not None:
+        disconnect_user(user_id)  # the live dashboard's sockets, in every web process
     flash(_("You are logged out."), "info")
     return redirect(url_for("auth.login"))
 
@@ -69,3 +77,6 @@ def set_language(code: str):
     if code in LANGUAGES:
         session["lang"] = code
     return redirect(_safe_next(request.form.get("next")))
+
+
+from crisis.auth import twofactor_routes  # noqa: E402  (the 2FA steps and account page, on this blueprint)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import redirect, request, url_for
 from flask_babel import lazy_gettext as _l
 
+from crisis.auth import guards
 from crisis.auth.models import User
 from crisis.auth.services import user_for_token
 from crisis.core.api import ApiError, is_api_request
@@ -17,6 +18,7 @@ def init_login(app) -> None:
     login_manager.login_view = "auth.login"
     login_manager.login_message = _l("Log in to continue.")
     login_manager.session_protection = "basic"
+    guards.init_session_guards(app)  # idle and absolute timeout, two-factor required by role
 
     @login_manager.user_loader
     def load_user(user_id: str) -> User | None:
@@ -35,7 +37,13 @@ def init_login(app) -> None:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             return None
-        return user_for_token(db.session, token.strip())
+        # Guessing tokens is limited per address (issue 9, brute force).
+        if guards.bearer_attempts_exhausted():
+            guards.refuse_bearer_attempts()
+        user = user_for_token(db.session, token.strip())
+        if user is None:
+            guards.record_bearer_failure()
+        return user
 
     @login_manager.unauthorized_handler
     def unauthorized():

@@ -12,6 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_SECRET_KEY = "dev-only-not-secret"
+# Two-factor authentication is required for these roles (issue 9); outreach may opt in.
+DEFAULT_TOTP_REQUIRED_ROLES = ("coordinator", "manager", "admin")
+KNOWN_ROLES = ("coordinator", "outreach", "manager", "admin")
+# Five years after the last entry (socialtjänstlagen 2001:453, 12 kap. 1-2 §§; DOMAIN.md "Retention").
+DEFAULT_RETENTION_CLOSED_INCIDENT_DAYS = 1826
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -23,6 +28,25 @@ def _bool(value: str | None, default: bool = False) -> bool:
     if value is None or value == "":
         return default
     return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(env, name: str, default: int | None) -> int | None:
+    value = (env.get(name) or "").strip()
+    if not value:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {value!r}.") from None
+
+
+def _roles(value: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
+    """A comma-separated role list; unset means the default, "none" means no role."""
+    if value is None or not value.strip():
+        return default
+    if value.strip().lower() == "none":
+        return ()
+    return tuple(dict.fromkeys(r.strip().lower() for r in value.split(",") if r.strip()))
 
 
 def default_database_url(instance_path: Path) -> str:
@@ -46,6 +70,11 @@ class Settings:
     encryption_keys: tuple[str, ...]
     session_timeout_minutes: int
     playbook_dir: Path
+    # Issue 9 (security and privacy): two-factor roles, session bound, retention periods.
+    totp_required_roles: tuple[str, ...] = DEFAULT_TOTP_REQUIRED_ROLES
+    session_max_hours: int = 12
+    retention_closed_incident_days: int = DEFAULT_RETENTION_CLOSED_INCIDENT_DAYS
+    retention_relative_contact_days: int | None = None
 
     @property
     def is_production(self) -> bool:
@@ -66,6 +95,10 @@ class Settings:
             "ENCRYPTION_KEYS": self.encryption_keys,
             "PLAYBOOK_DIR": self.playbook_dir,
             "CRISIS_ENV": self.env,
+            "TOTP_REQUIRED_ROLES": self.totp_required_roles,
+            "SESSION_MAX_HOURS": self.session_max_hours,
+            "RETENTION_CLOSED_INCIDENT_DAYS": self.retention_closed_incident_days,
+            "RETENTION_RELATIVE_CONTACT_DAYS": self.retention_relative_contact_days,
         }
 
 
@@ -90,6 +123,11 @@ def load_settings(environ: dict | None = None, instance_path: Path | None = None
         encryption_keys=keys,
         session_timeout_minutes=int(env.get("SESSION_TIMEOUT_MINUTES") or 30),
         playbook_dir=Path(env.get("CRISIS_PLAYBOOK_DIR") or PROJECT_ROOT / "playbooks"),
+        totp_required_roles=_roles(env.get("TOTP_REQUIRED_ROLES"), DEFAULT_TOTP_REQUIRED_ROLES),
+        session_max_hours=_int(env, "SESSION_MAX_HOURS", 12),
+        retention_closed_incident_days=_int(env, "RETENTION_CLOSED_INCIDENT_DAYS",
+                                            DEFAULT_RETENTION_CLOSED_INCIDENT_DAYS),
+        retention_relative_contact_days=_int(env, "RETENTION_RELATIVE_CONTACT_DAYS", None),
     )
     check_settings(settings)
     return settings
@@ -100,7 +138,28 @@ def check_settings(settings: Settings) -> None:
     problems: list[str] = []
     if settings.sms_backend not in {"outbox", "twilio"}:
         problems.append(f"SMS_BACKEND must be 'outbox' or 'twilio', not {settings.sms_backend!r}.")
+    unknown = [r for r in settings.totp_required_roles if r not in KNOWN_ROLES]
+    if unknown:
+        problems.append(f"TOTP_REQUIRED_ROLES names unknown roles {', '.join(unknown)}; "
+                        f"use some of: {', '.join(KNOWN_ROLES)}.")
+    if settings.session_timeout_minutes < 1 or settings.session_max_hours < 1:
+        problems.append("SESSION_TIMEOUT_MINUTES and SESSION_MAX_HOURS must be at least 1.")
+    if settings.retention_closed_incident_days < 1:
+        problems.append("RETENTION_CLOSED_INCIDENT_DAYS must be at least 1 (default 1826, five years).")
+    if settings.retention_relative_contact_days is not None and not (
+        1 <= settings.retention_relative_contact_days <= settings.retention_closed_incident_days
+    ):
+        problems.append("RETENTION_RELATIVE_CONTACT_DAYS must be between 1 and RETENTION_CLOSED_INCIDENT_DAYS "
+                        "(contact details go no later than the rest of the record).")
     if settings.is_production:
+        missing = [r for r in DEFAULT_TOTP_REQUIRED_ROLES if r not in settings.totp_required_roles]
+        if missing:
+            problems.append(
+                f"TOTP_REQUIRED_ROLES leaves out {', '.join(missing)}: two-factor authentication is "
+                "required for coordinators, managers and admins in production (you may add outreach)."
+            )
+        if settings.session_max_hours > 24:
+            problems.append("SESSION_MAX_HOURS must be at most 24 in production (a working day and a shift).")
         if settings.secret_key == DEFAULT_SECRET_KEY or len(settings.secret_key) < 32:
             problems.append(
                 "SECRET_KEY is the development default or shorter than 32 characters: set "

@@ -62,6 +62,21 @@ class KeyRing:
         assert self._fernet is not None
         return PREFIX + self._fernet.rotate(token[len(PREFIX):].encode()).decode()
 
+    def is_current(self, token: str) -> bool:
+        """True if `token` is encrypted with the newest key (`crisis keys rotate` skips it)."""
+        assert self._fernet is not None, "encryption keys not configured"
+        if not token.startswith(PREFIX):
+            return False
+        try:
+            Fernet(self._keys[0]).decrypt(token[len(PREFIX):].encode())
+        except InvalidToken:
+            return False
+        return True
+
+    @property
+    def key_count(self) -> int:
+        return len(self._keys)
+
     def digests(self, value: str) -> list[str]:
         """The blind-index digest of `value` under every key, newest first."""
         return [_digest(k, value) for k in self._keys]

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from flask import Flask, request
+from werkzeug.exceptions import NotFound
+from werkzeug.routing import IntegerConverter
+
+DATABASE_ID_MAX = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
 
 CSP = "; ".join(
     [
@@ -38,3 +42,19 @@ def init_security_headers(app: Flask) -> None:
         if not request.path.startswith("/static/"):
             headers.setdefault("Cache-Control", "no-store")
         return response
+
+
+class DatabaseIdConverter(IntegerConverter):
+    """`<int:...>` in every route: a number beyond the database's 32-bit ids names no row.
+
+    Without the bound, /incidents/99999999999999999999 reaches the driver and
+    fails there (a 500 on both engines); with it the answer is a plain 404
+    (raised here rather than failing the match, which would make werkzeug
+    answer 405 for other methods of the same path).
+    """
+
+    def to_python(self, value: str) -> int:
+        number = super().to_python(value)
+        if number > DATABASE_ID_MAX:
+            raise NotFound()
+        return number

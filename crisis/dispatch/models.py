@@ -14,7 +14,7 @@ from crisis.core.db import Base, UTCDateTime, str_enum, utcnow
 class DispatchStatus(enum.StrEnum):
     PENDING = "pending"  # sent, waiting for acknowledgement
     ACKNOWLEDGED = "acknowledged"
-    EXHAUSTED = "exhausted"  # nobody acknowledged, coordinator told
+    EXHAUSTED = "exhausted"  # nobody acknowledged, coordinator told (may still acknowledge)
     CANCELLED = "cancelled"
 
 
@@ -43,8 +43,25 @@ class Dispatch(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     attempts: Mapped[list[DispatchAttempt]] = relationship(
-        back_populates="dispatch", order_by="DispatchAttempt.level", cascade="all, delete-orphan"
+        back_populates="dispatch", order_by=lambda: [DispatchAttempt.level, DispatchAttempt.id],
+        cascade="all, delete-orphan",
     )
+    incident: Mapped["Incident"] = relationship()  # noqa: F821, UP037
+    task: Mapped["Task | None"] = relationship()  # noqa: F821, UP037
+    team: Mapped["Team | None"] = relationship()  # noqa: F821, UP037
+    user: Mapped["User | None"] = relationship(foreign_keys=[user_id])  # noqa: F821, UP037
+    acknowledged_by: Mapped["User | None"] = relationship(foreign_keys=[acknowledged_by_id])  # noqa: F821, UP037
+    created_by: Mapped["User | None"] = relationship(foreign_keys=[created_by_id])  # noqa: F821, UP037
+
+    @property
+    def is_open(self) -> bool:
+        """Still waiting for someone to take it (pending, or escalated to the coordinator)."""
+        return self.status in (DispatchStatus.PENDING, DispatchStatus.EXHAUSTED)
+
+    @property
+    def reference(self) -> str:
+        """What the SMS and the reply carry: the incident's random reference and the dispatch number."""
+        return f"{self.incident.reference}-{self.id}"
 
 
 class DispatchAttempt(Base):
@@ -61,3 +78,5 @@ class DispatchAttempt(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     dispatch: Mapped[Dispatch] = relationship(back_populates="attempts")
+    user: Mapped["User"] = relationship()  # noqa: F821, UP037
+    message: Mapped["Message | None"] = relationship()  # noqa: F821, UP037

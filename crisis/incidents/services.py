@@ -35,7 +35,7 @@ from crisis.incidents.models import (
     ThreatLevel,
 )
 from crisis.organisation.models import District
-from crisis.playbooks.engine import apply_playbook, find_playbook, pin_snapshot
+from crisis.playbooks.engine import PlaybookNotFound, apply_playbook, find_playbook, pin_snapshot, playbooks_for
 from crisis.referrals.models import Referral, SupportOrganisation
 from crisis.timeline.services import changes, record_event
 
@@ -113,7 +113,12 @@ def activate_incident(
     district = session.get(District, district_id)
     if district is None:
         raise IncidentError(f"No district with id {district_id}.", "district_id")
-    playbook = find_playbook(playbook_id)
+    try:
+        playbook = find_playbook(playbook_id)
+    except PlaybookNotFound:
+        known = ", ".join(p.id for p in playbooks_for(incident_type.value)) or "none"
+        raise IncidentError(f"No playbook {playbook_id!r}; for {incident_type.value} use: {known}.",
+                            "playbook_id") from None
     if incident_type.value not in playbook.content["applies_to"]:
         raise IncidentError(
             f"Playbook {playbook.id} is for {', '.join(playbook.content['applies_to'])}, not {incident_type.value}.",
@@ -216,6 +221,8 @@ def _fact_snapshot(incident: Incident) -> dict:
 def add_person(session: Session, incident: Incident, *, actor: User, outcome: str = "injured",
                death_at: datetime | None = None, gender: str = "unknown", age_band: str = "unknown",
                case_worker_id: int | None = None, name: str | None = None) -> AffectedPerson:
+    if case_worker_id is not None and session.get(User, case_worker_id) is None:
+        raise IncidentError(f"No staff member with id {case_worker_id}.", "case_worker_id")
     person = AffectedPerson(
         incident_id=incident.id, label=f"Person {len(incident.persons) + 1}",
         outcome=_enum(Outcome, outcome, "outcome"), death_at=_aware(death_at, "death_at"),
@@ -236,6 +243,8 @@ def add_person(session: Session, incident: Incident, *, actor: User, outcome: st
 def set_person_case_worker(session: Session, person: AffectedPerson, *, actor: User,
                            case_worker_id: int | None) -> None:
     """Record that the person concerned is a client of social services, and whose."""
+    if case_worker_id is not None and session.get(User, case_worker_id) is None:
+        raise IncidentError(f"No staff member with id {case_worker_id}.", "case_worker_id")
     for relative in person.incident.relatives:
         if relative.person_id == person.id and case_worker_id and relative.contact_person_id == case_worker_id:
             raise IncidentError(

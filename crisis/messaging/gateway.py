@@ -16,6 +16,11 @@ escalation. The caller maps the outcome onto the row:
   (21211 invalid number, 21610 recipient has sent STOP, 20003 bad
   credentials ...).
 
+`find_sent` answers the question a crash leaves open: did the provider take
+this text before the process died? The sender asks it before it sends a
+stalled row again, so a crash between the request and recording its answer
+does not deliver the alert twice.
+
 Backends: `OutboxGateway` (local runs, nothing leaves the machine) and
 `TwilioGateway` (the real `twilio` SDK; `api_base` points it at a local fake
 in tests). `gateway_from_config` picks one from the environment contract.
@@ -27,6 +32,7 @@ import logging
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
 import requests
@@ -124,8 +130,16 @@ class PermanentSendError(SendError):
 class SmsGateway(Protocol):
     #: Short backend name to store next to the provider id ("outbox", "twilio").
     name: str
+    #: Who the messages come from (number or messaging service): sending is paced per sender.
+    sender_key: str
 
     def send(self, request: SendRequest) -> SendResult: ...
+
+    def find_sent(self, to: str, body: str, since: datetime) -> SendResult | None:
+        """The message with this recipient and text the provider took at or
+        after `since`, or None when it has none. Raises `SendError` when the
+        provider cannot be asked."""
+        ...
 
 
 class OutboxGateway:
@@ -137,11 +151,16 @@ class OutboxGateway:
     """
 
     name = "outbox"
+    sender_key = "outbox"
 
     def send(self, request: SendRequest) -> SendResult:
         provider_id = f"OUTBOX-{uuid.uuid4().hex}"
         log.info("SMS kept in outbox: %s (key %s)", provider_id, request.idempotency_key)
         return SendResult(provider_id=provider_id, status="sent")
+
+    def find_sent(self, to: str, body: str, since: datetime) -> SendResult | None:
+        # Nothing ever left the machine: a stalled row is simply sent again.
+        return None
 
 
 class TwilioGateway:
@@ -173,6 +192,7 @@ class TwilioGateway:
         self.from_number = from_number or None
         self.messaging_service_sid = messaging_service_sid or None
         self.api_base = api_base.rstrip("/") if api_base else None
+        self._settings = (account_sid, auth_token, timeout_s)
         # One HTTP client per gateway: a pooled requests.Session, and a bound on
         # how long a dispatch can hang on Twilio before the caller retries.
         self.client = Client(
@@ -184,6 +204,16 @@ class TwilioGateway:
             self.client.api.base_url = self.api_base
             self.client.edge = None
             self.client.region = None
+
+    def copy(self) -> TwilioGateway:
+        """Another gateway with its own HTTP session, for another sending thread."""
+        account_sid, auth_token, timeout_s = self._settings
+        return TwilioGateway(account_sid, auth_token, self.from_number, self.messaging_service_sid,
+                             self.api_base, timeout_s)
+
+    @property
+    def sender_key(self) -> str:
+        return self.messaging_service_sid or self.from_number or "twilio"
 
     def send(self, request: SendRequest) -> SendResult:
         params: dict[str, object] = {"to": request.to, "body": request.body}
@@ -209,6 +239,41 @@ class TwilioGateway:
             error_code=message.error_code,
             error_message=message.error_message,
         )
+
+    #: How far apart our clock and Twilio's `date_created` may be.
+    CLOCK_SKEW = timedelta(minutes=2)
+    #: Messages to one number looked at (newest first); a stalled row is minutes old.
+    LOOKUP_PAGE_SIZE = 50
+
+    def find_sent(self, to: str, body: str, since: datetime) -> SendResult | None:
+        """Look for the message in Twilio's log: same recipient, same text,
+        created since `since` (the list is newest first, so one page is
+        enough for a send that stalled minutes ago)."""
+        try:
+            candidates = self.client.messages.list(
+                to=to, limit=self.LOOKUP_PAGE_SIZE, page_size=self.LOOKUP_PAGE_SIZE
+            )
+        except TwilioException as exc:
+            raise _classify_twilio_error(exc) from exc
+        except requests.exceptions.RequestException as exc:
+            raise _classify_network_error(exc) from exc
+        earliest = since - self.CLOCK_SKEW
+        for message in candidates:
+            created = message.date_created
+            if message.body != body or (created is not None and created < earliest):
+                continue
+            if self.messaging_service_sid:
+                if message.messaging_service_sid not in (None, self.messaging_service_sid):
+                    continue
+            elif message.from_ not in (None, self.from_number):
+                continue
+            return SendResult(
+                provider_id=message.sid,
+                status=normalize_status(message.status),
+                error_code=message.error_code,
+                error_message=message.error_message,
+            )
+        return None
 
 
 def _classify_twilio_error(exc: TwilioException) -> SendError:

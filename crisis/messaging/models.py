@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crisis.core.crypto import EncryptedText
@@ -61,10 +61,15 @@ class Message(Base):
     to_number: Mapped[str | None] = mapped_column(EncryptedText)
     from_number: Mapped[str | None] = mapped_column(EncryptedText)
     counterpart_digest: Mapped[str | None] = mapped_column(String(64), index=True)
-    body: Mapped[str] = mapped_column(Text)  # never sensitive by construction (templates)
+    # Outbound texts carry no sensitive data by construction (templates), but
+    # they hold acknowledgement links, and inbound texts are whatever people
+    # write: both are encrypted at rest (DOMAIN.md "Special categories").
+    body: Mapped[str] = mapped_column(EncryptedText)
     language: Mapped[str] = mapped_column(String(8), default="sv")
     incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="SET NULL"), index=True)
     dispatch_id: Mapped[int | None] = mapped_column(ForeignKey("dispatches.id", ondelete="SET NULL"))
+    # The person at the other end: the recipient of an outbound text, the
+    # sender of an inbound one (matched by number).
     recipient_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     recipient_relative_id: Mapped[int | None] = mapped_column(ForeignKey("relatives.id", ondelete="SET NULL"))
     status: Mapped[MessageStatus] = mapped_column(
@@ -87,6 +92,19 @@ class Message(Base):
     status_events: Mapped[list[MessageStatusEvent]] = relationship(
         back_populates="message", order_by="MessageStatusEvent.id", cascade="all, delete-orphan"
     )
+    recipient_user: Mapped["User | None"] = relationship(foreign_keys=[recipient_user_id])  # noqa: F821, UP037
+    recipient_relative: Mapped["Relative | None"] = relationship(  # noqa: F821, UP037
+        foreign_keys=[recipient_relative_id]
+    )
+
+    @property
+    def is_final(self) -> bool:
+        return self.status.rank >= _RANK[MessageStatus.DELIVERED]
+
+    @property
+    def counterpart_number(self) -> str | None:
+        """The other end: the recipient of an outbound text, the sender of an inbound one."""
+        return self.to_number if self.direction == Direction.OUTBOUND else self.from_number
 
 
 class MessageStatusEvent(Base):

@@ -43,8 +43,19 @@ def playbook_dir() -> Path:
     return PROJECT_ROOT / "playbooks"
 
 
+_cache: dict[Path, tuple[tuple, list[Playbook]]] = {}
+
+
 def available_playbooks(directory: Path | None = None) -> list[Playbook]:
-    return sorted(load_directory(directory or playbook_dir()), key=lambda p: p.id)
+    """The valid playbooks of the directory, read again only when a file changed."""
+    directory = Path(directory or playbook_dir())
+    stamp = tuple(sorted((p.name, p.stat().st_mtime_ns, p.stat().st_size)
+                         for p in directory.glob("*.y*ml")))
+    cached = _cache.get(directory)
+    if cached is None or cached[0] != stamp:
+        cached = (stamp, sorted(load_directory(directory), key=lambda p: p.id))
+        _cache[directory] = cached
+    return list(cached[1])
 
 
 def playbooks_for(incident_type: str, directory: Path | None = None) -> list[Playbook]:
@@ -233,6 +244,7 @@ def _new_task(incident, item: PlannedTask, relative, person, team: Team | None) 
 
 
 def _reconcile_follow_ups(session, incident, planned: tuple[PlannedFollowUp, ...], result: ApplyResult) -> None:
+    from crisis.followups.services import reset_reminder  # followups builds on incidents, which builds on this
     existing = {
         f.key: f for f in session.scalars(select(FollowUp).where(FollowUp.incident_id == incident.id))
     }
@@ -253,12 +265,17 @@ def _reconcile_follow_ups(session, incident, planned: tuple[PlannedFollowUp, ...
         elif follow_up.status == FollowUpStatus.PLANNED and follow_up.planned_due_at != item.due_at:
             follow_up.planned_due_at = item.due_at
             follow_up.due_at = due_at
+            reset_reminder(follow_up)  # the new date gets its own reminder
             result.followups_redated.append(item.key)
     for key, follow_up in existing.items():
-        if key not in wanted and follow_up.status == FollowUpStatus.PLANNED:
+        if key not in wanted and follow_up.status in OPEN_FOLLOW_UP:
             follow_up.status = FollowUpStatus.CANCELLED
             follow_up.cancel_reason = "condition_no_longer_holds"
             result.followups_cancelled.append(key)
+
+
+# A follow-up not yet done: planned, or a retry after "not reached".
+OPEN_FOLLOW_UP = (FollowUpStatus.PLANNED, FollowUpStatus.NOT_REACHED)
 
 
 def working_due(planned, acute: bool):

@@ -48,6 +48,13 @@ def my_tasks():
     return render_template("tasks/mine.html", tasks=my_open_tasks(current_user), now=utcnow())
 
 
+def may_read_note(task: Task) -> bool:
+    """The note goes where the relative's record may (crisis.tasks.api.NoteReader, issue 9)."""
+    from crisis.tasks.api import NoteReader
+
+    return NoteReader(current_user)(task)
+
+
 def get_task_or_404(task_id: int) -> Task:
     task = db.session.get(Task, task_id)
     if task is None:
@@ -61,7 +68,8 @@ def render_task(task: Task, form: TaskUpdateForm | None = None, status: int = 20
     if form is None:
         form = TaskUpdateForm(formdata=None)
         form.status.data = task.status.value
-        form.note.data = task.note or ""
+        # The note may say things about the relative: only for those who may open the record (issue 9).
+        form.note.data = (task.note or "") if may_read_note(task) else ""
     form.version.data = task.version
     relative = task.relative
     can_call = (relative is not None and relative.phone and relative.consent.value == "given"
@@ -69,6 +77,7 @@ def render_task(task: Task, form: TaskUpdateForm | None = None, status: int = 20
                 and access.can_see_relative_details(db.session, current_user, relative))
     return render_template(
         "tasks/task.html", task=task, form=form, now=utcnow(), can_call=can_call,
+        show_note=may_read_note(task),
         can_work=access.can_work_task(db.session, current_user, task),
     ), status
 
@@ -91,7 +100,8 @@ def update(task_id: int):
     checklist = [request.form.get(f"check-{i}") == "on" for i in range(len(task.checklist))]
     try:
         update_task(db.session, task, actor=current_user, expected_version=int(form.version.data),
-                    status=form.status.data, note=form.note.data, checklist_done=checklist)
+                    status=form.status.data, checklist_done=checklist,
+                    note=form.note.data if may_read_note(task) else None)
     except StaleVersion as error:
         db.session.rollback()
         flash(str(error), "error")

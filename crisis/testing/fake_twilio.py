@@ -17,6 +17,9 @@ shapes follow Twilio's API 2010-04-01):
   message resource (`status` is `queued`, or `accepted` when sent through a
   Messaging Service, as Twilio does).
 - `GET /2010-04-01/Accounts/{AccountSid}/Messages/{Sid}.json`.
+- `GET /2010-04-01/Accounts/{AccountSid}/Messages.json` (`To`, `From`,
+  `PageSize`; newest first, one page), which the sender uses to find out
+  whether a send that stalled in a crash reached Twilio.
 
 Errors use Twilio's body `{"code", "message", "more_info", "status"}`.
 Webhooks the fake sends or builds are signed with Twilio's own
@@ -180,6 +183,11 @@ class FakeTwilio:
                     f"/{API_VERSION}/Accounts/<account_sid>/Messages.json",
                     endpoint="create",
                     methods=["POST"],
+                ),
+                Rule(
+                    f"/{API_VERSION}/Accounts/<account_sid>/Messages.json",
+                    endpoint="list",
+                    methods=["GET"],
                 ),
                 Rule(
                     f"/{API_VERSION}/Accounts/<account_sid>/Messages/<sid>.json",
@@ -457,6 +465,8 @@ class FakeTwilio:
             endpoint, args = self._urls.bind_to_environ(environ).match()
             if endpoint == "create":
                 response = self._create(request, args["account_sid"])
+            elif endpoint == "list":
+                response = self._list(request, args["account_sid"])
             else:
                 response = self._fetch(request, args["account_sid"], args["sid"])
         except NotFound:
@@ -539,6 +549,34 @@ class FakeTwilio:
         with self._lock:
             self._messages[message.sid] = message
         return self._json(201, message.resource())
+
+    def _list(self, request: Request, account_sid: str) -> Response:
+        if not self._authorised(request, account_sid):
+            return self._error(401, 20003, "Authenticate")
+        to = request.args.get("To")
+        from_ = request.args.get("From")
+        try:
+            page_size = min(max(int(request.args.get("PageSize", 50)), 1), 1000)
+        except ValueError:
+            return self._error(400, 20001, "PageSize must be an integer")
+        with self._lock:
+            found = [
+                m for m in reversed(self._messages.values())
+                if (to is None or m.to == to) and (from_ is None or m.from_ == from_)
+            ]
+            records = [m.resource() for m in found[:page_size]]
+        uri = f"/{API_VERSION}/Accounts/{account_sid}/Messages.json"
+        return self._json(200, {
+            "messages": records,
+            "end": max(len(records) - 1, 0),
+            "first_page_uri": f"{uri}?PageSize={page_size}&Page=0",
+            "next_page_uri": None,
+            "page": 0,
+            "page_size": page_size,
+            "previous_page_uri": None,
+            "start": 0,
+            "uri": f"{uri}?PageSize={page_size}&Page=0",
+        })
 
     def _fetch(self, request: Request, account_sid: str, sid: str) -> Response:
         if not self._authorised(request, account_sid):

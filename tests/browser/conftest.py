@@ -28,7 +28,7 @@ def live_server(app):
     thread.join(timeout=5)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # one Playwright at a time: other modules start their own
 def chromium():
     if not Path(CHROMIUM).exists():
         pytest.fail("Debian's chromium is missing: run `make test` (it installs it with apt).")
@@ -53,7 +53,15 @@ def screenshot():
 
 
 def log_in(page, base: str, email: str, password: str = "correct horse battery") -> None:
+    """The login form, and the two-factor code step when the user has it (tests.conftest.totp_code)."""
+    from tests.conftest import totp_code
+
     page.goto(f"{base}/login")
     page.fill("#email", email)
     page.fill("#password", password)
-    page.click("button[type=submit].primary")
+    with page.expect_navigation():
+        page.click("button[type=submit].primary")
+    if "/login/verify" in page.url:
+        page.fill("#code", totp_code(email))
+        with page.expect_navigation():
+            page.click("button[type=submit].primary")

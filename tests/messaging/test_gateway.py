@@ -338,3 +338,48 @@ def test_concurrent_sends_overlap_on_the_threaded_fake(fake_twilio):
 def test_normalize_status(provider, ours):
     assert normalize_status(provider) == ours
     assert ours in MESSAGE_STATUSES
+
+
+# -- looking up a send that stalled ----------------------------------------------------
+
+
+def test_find_sent_matches_recipient_text_and_time(fake_twilio, create_twilio_gateway):
+    from datetime import UTC, datetime, timedelta
+
+    gateway = create_twilio_gateway()
+    before = datetime.now(UTC)
+    sent = gateway.send(make_request())
+    gateway.send(make_request(body="Ett annat larm"))
+
+    found = gateway.find_sent(RECIPIENT, make_request().body, before)
+    assert found is not None and found.provider_id == sent.provider_id and found.status == "queued"
+    assert gateway.find_sent(RECIPIENT, "Inget sådant larm", before) is None
+    assert gateway.find_sent("+46701740607", make_request().body, before) is None
+    # Sent well before the stalled attempt began: another text, not this one.
+    assert gateway.find_sent(RECIPIENT, make_request().body, before + timedelta(hours=1)) is None
+
+
+def test_find_sent_when_twilio_cannot_be_reached_is_a_send_error(fake_twilio):
+    from datetime import UTC, datetime
+
+    from crisis.messaging.gateway import SendError
+
+    gateway = gateway_from_config(
+        fake_twilio.gateway_config(TWILIO_API_BASE=f"http://127.0.0.1:{closed_port()}")
+    )
+    with pytest.raises(SendError):
+        gateway.find_sent(RECIPIENT, "Larm", datetime.now(UTC))
+
+
+def test_outbox_has_nothing_to_find():
+    from datetime import UTC, datetime
+
+    assert OutboxGateway().find_sent(RECIPIENT, "Larm", datetime.now(UTC)) is None
+
+
+def test_copy_gives_another_http_session_with_the_same_settings(create_twilio_gateway):
+    gateway = create_twilio_gateway()
+    copy = gateway.copy()
+    assert copy.client.http_client.session is not gateway.client.http_client.session
+    assert (copy.api_base, copy.from_number, copy.sender_key) == (gateway.api_base, gateway.from_number,
+                                                                  gateway.sender_key)

@@ -1,0 +1,218 @@
+"""The read side of the live dashboard (lägesbild): what each person may see, in a few queries.
+
+Relatives appear only as counts: the dashboard is shown on shared screens,
+so it never carries a relative's name, number or label (DESIGN.md
+"Sensitive data stays in the system").
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session, joinedload, selectinload
+
+from crisis.auth.models import Availability, Role, User
+from crisis.core.db import utcnow
+from crisis.dispatch.models import Dispatch, DispatchStatus
+from crisis.incidents.access import visible_incidents
+from crisis.incidents.models import Incident, IncidentStatus, Relative
+from crisis.organisation.models import District, Team, TeamMember
+from crisis.tasks.models import Task, TaskStatus
+from crisis.timeline.models import TimelineEvent
+
+# Who may see every incident sees the whole dashboard (crisis.incidents.access).
+DASHBOARD_ROLES = (Role.COORDINATOR, Role.MANAGER, Role.ADMIN)
+OPEN_TASK_STATUSES = (TaskStatus.OPEN, TaskStatus.IN_PROGRESS, TaskStatus.BLOCKED)
+
+# A reconnecting client asks for the events after a point this far behind the
+# newest it saw. On PostgreSQL event ids come from a sequence when the row is
+# flushed, but transactions commit in any order: an event with a smaller id
+# can become visible after a larger one. Asking again from a point well before
+# the newest event (and dropping ids already seen) leaves no gap unless a
+# transaction stays open longer than this; requests are far shorter (the
+# gunicorn timeout is 120 s). live.js uses the same value.
+RESYNC_OVERLAP = timedelta(seconds=120)
+
+
+def sees_everything(user: User) -> bool:
+    return user.has_role(*DASHBOARD_ROLES)
+
+
+@dataclass
+class IncidentCard:
+    id: int
+    reference: str
+    type: str
+    status: str
+    threat_level: str
+    outcome: str
+    district: str
+    activated_at: datetime
+    open_tasks: int = 0
+    overdue_tasks: int = 0
+    next_due_at: datetime | None = None  # when the next open task becomes overdue
+    relatives: int = 0
+    relatives_reached: int = 0
+    dispatches_acknowledged: int = 0
+    dispatches_pending: int = 0
+    dispatches_exhausted: int = 0
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == IncidentStatus.ACTIVE.value
+
+    def as_json(self) -> dict:
+        data = asdict(self)
+        data["activated_at"] = self.activated_at.isoformat()
+        data["next_due_at"] = self.next_due_at.isoformat() if self.next_due_at else None
+        return data
+
+
+def incident_cards(session: Session, user: User, *, incident_ids: list[int] | None = None,
+                   now: datetime | None = None) -> list[IncidentCard]:
+    """Cards of the active incidents `user` may see (or of the given incidents, whatever their status)."""
+    query = visible_incidents(user).options(joinedload(Incident.district))
+    if incident_ids is None:
+        query = query.where(Incident.status == IncidentStatus.ACTIVE)
+    else:
+        query = query.where(Incident.id.in_(incident_ids))
+    incidents = session.scalars(query.order_by(Incident.activated_at.desc(), Incident.id.desc())).all()
+    cards = {
+        i.id: IncidentCard(
+            # str(): the enums are StrEnums (and plain strings on a row not reloaded yet).
+            id=i.id, reference=i.reference, type=str(i.type), status=str(i.status),
+            threat_level=str(i.threat_level), outcome=str(i.outcome), district=i.district.name,
+            activated_at=i.activated_at,
+        )
+        for i in incidents
+    }
+    if cards:
+        _count_tasks(session, cards, now or utcnow())
+        _count_relatives(session, cards)
+        _count_dispatches(session, cards)
+    return list(cards.values())
+
+
+def _count_tasks(session: Session, cards: dict[int, IncidentCard], now: datetime) -> None:
+    is_open = Task.status.in_(OPEN_TASK_STATUSES)
+    rows = session.execute(
+        select(
+            Task.incident_id,
+            func.sum(case((is_open, 1), else_=0)),
+            func.sum(case((is_open & (Task.due_at < now), 1), else_=0)),
+            func.min(case((is_open & (Task.due_at >= now), Task.due_at))),
+        ).where(Task.incident_id.in_(cards)).group_by(Task.incident_id)
+    )
+    for incident_id, open_tasks, overdue, next_due in rows:
+        card = cards[incident_id]
+        card.open_tasks, card.overdue_tasks, card.next_due_at = int(open_tasks or 0), int(overdue or 0), next_due
+
+
+def _count_relatives(session: Session, cards: dict[int, IncidentCard]) -> None:
+    rows = session.execute(
+        select(
+            Relative.incident_id,
+            func.count(Relative.id),
+            # Reached: the first contact is recorded (the anchor of the follow-ups).
+            func.sum(case((Relative.first_contact_at.is_not(None), 1), else_=0)),
+        ).where(Relative.incident_id.in_(cards)).group_by(Relative.incident_id)
+    )
+    for incident_id, total, reached in rows:
+        cards[incident_id].relatives, cards[incident_id].relatives_reached = int(total), int(reached or 0)
+
+
+def _count_dispatches(session: Session, cards: dict[int, IncidentCard]) -> None:
+    rows = session.execute(
+        select(Dispatch.incident_id, Dispatch.status, func.count(Dispatch.id))
+        .where(Dispatch.incident_id.in_(cards)).group_by(Dispatch.incident_id, Dispatch.status)
+    )
+    for incident_id, status, count in rows:
+        card = cards[incident_id]
+        if status == DispatchStatus.ACKNOWLEDGED:
+            card.dispatches_acknowledged = count
+        elif status == DispatchStatus.PENDING:
+            card.dispatches_pending = count
+        elif status == DispatchStatus.EXHAUSTED:
+            card.dispatches_exhausted = count
+
+
+# -- team availability -----------------------------------------------------------
+
+
+@dataclass
+class TeamMemberView:
+    user_id: int
+    name: str
+    position: int
+    availability: str
+
+
+@dataclass
+class TeamView:
+    id: int
+    name: str
+    district: str
+    members: list[TeamMemberView] = field(default_factory=list)
+
+    def count(self, availability: Availability | str) -> int:
+        return sum(1 for m in self.members if m.availability == str(availability))
+
+    def as_json(self) -> dict:
+        data = asdict(self)
+        data["available"] = self.count(Availability.AVAILABLE)
+        return data
+
+
+def team_availability(session: Session) -> list[TeamView]:
+    """Every team with its active members in on-call order and their availability."""
+    teams = session.scalars(
+        select(Team).join(District, Team.district_id == District.id)
+        .options(joinedload(Team.district), selectinload(Team.members).joinedload(TeamMember.user))
+        .order_by(District.name, Team.name)
+    ).unique().all()
+    return [
+        TeamView(
+            id=team.id, name=team.name, district=team.district.name,
+            members=[TeamMemberView(m.user_id, m.user.name, m.position, str(m.user.availability))
+                     for m in team.members if m.user.active],
+        )
+        for team in teams
+    ]
+
+
+# -- events ------------------------------------------------------------------------
+
+
+def visible_events_query(user: User):
+    """Timeline events `user` receives live: all of them, or those of their incidents."""
+    query = select(TimelineEvent)
+    if not sees_everything(user):
+        incident_ids = visible_incidents(user).with_only_columns(Incident.id)
+        query = query.where(TimelineEvent.incident_id.in_(incident_ids))
+    return query
+
+
+def events_after(session: Session, user: User, after: int, *, incident_id: int | None = None,
+                 limit: int = 200) -> tuple[list[TimelineEvent], bool]:
+    """Events with id > `after` that `user` may see, oldest first, and whether more follow."""
+    query = visible_events_query(user).where(TimelineEvent.id > after)
+    if incident_id is not None:
+        query = query.where(TimelineEvent.incident_id == incident_id)
+    rows = session.scalars(query.order_by(TimelineEvent.id).limit(limit + 1)).all()
+    return list(rows[:limit]), len(rows) > limit
+
+
+def recent_events(session: Session, user: User, limit: int = 30) -> list[TimelineEvent]:
+    """The newest events `user` may see, newest first (the dashboard's feed)."""
+    query = visible_events_query(user).order_by(TimelineEvent.id.desc()).limit(limit)
+    return list(session.scalars(query))
+
+
+def resume_after(session: Session, user: User, now: datetime | None = None) -> int:
+    """Where a client that loads the dashboard now starts asking for events (see RESYNC_OVERLAP)."""
+    cutoff = (now or utcnow()) - RESYNC_OVERLAP
+    query = visible_events_query(user).with_only_columns(func.max(TimelineEvent.id)) \
+        .where(TimelineEvent.occurred_at < cutoff)
+    return session.scalar(query) or 0

@@ -1,0 +1,72 @@
+"""Committed timeline events to the live dashboard: the one publishing path.
+
+`record_event` hands each event to the publishers only after its transaction
+commits (crisis.timeline.services), so the dashboard shows exactly what the
+timeline records. The event goes out as `TimelineEvent.as_json()` on the
+`/live` namespace to:
+
+- `dashboard` (everyone who may see every incident),
+- `incident:<id>` (sockets following that incident),
+- `user:<id>` of the incident's coordinator and of the staff assigned to it,
+  looked up when the event is published: outreach staff see only their
+  incidents (access matrix), and one who was just dispatched to an incident
+  hears of it on the dashboard they already have open.
+
+With REDIS_URL set, `socketio.emit` goes through the Redis message queue and
+reaches the sockets of every web process, also when the change was made by the
+scheduler process (which serves no sockets itself). Without it (`make run`,
+one process) it reaches this process's sockets directly.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import select, union
+
+from crisis.core.db import db
+from crisis.core.extensions import socketio
+from crisis.incidents.models import Incident, IncidentAssignment
+from crisis.live.rooms import DASHBOARD, EVENT, NAMESPACE, incident_room, user_room
+from crisis.live.sockets import disconnect_user
+from crisis.timeline.models import TimelineEvent
+from crisis.timeline.services import add_publisher
+
+log = logging.getLogger(__name__)
+
+
+def staff_of_incident(incident_id: int) -> list[int]:
+    """Ids of the incident's coordinator and assigned staff, as committed now."""
+    # A connection of its own: this runs in the committing session's
+    # after_commit hook, where that session must not emit SQL.
+    query = union(
+        select(IncidentAssignment.user_id).where(IncidentAssignment.incident_id == incident_id),
+        select(Incident.coordinator_id).where(Incident.id == incident_id,
+                                              Incident.coordinator_id.is_not(None)),
+    )
+    with db.engine.connect() as conn:
+        return sorted(conn.execute(query).scalars())
+
+
+def rooms_for(event: TimelineEvent) -> list[str]:
+    rooms = [DASHBOARD]
+    if event.incident_id is not None:
+        rooms.append(incident_room(event.incident_id))
+        rooms.extend(user_room(user_id) for user_id in staff_of_incident(event.incident_id))
+    return rooms
+
+
+def publish_event(event: TimelineEvent) -> None:
+    if socketio.server is None:  # no app built in this process: nothing to publish through
+        return
+    try:
+        # One emit to all rooms: a socket in several of them gets the event once.
+        socketio.emit(EVENT, event.as_json(), namespace=NAMESPACE, to=rooms_for(event))
+    except Exception:  # the commit stands; a reconnecting client fetches the event
+        log.exception("live: publishing timeline event %s failed", event.id)
+    if event.type == "user.deactivated" and event.subject_id is not None:
+        # Deactivation ends the user's sockets, in every web process (issue 5).
+        disconnect_user(event.subject_id)
+
+
+add_publisher(publish_event)

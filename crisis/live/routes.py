@@ -1,0 +1,96 @@
+"""The live dashboard page (lägesbild) and the fragments it refreshes without a reload.
+
+Coordinators, managers and admins see every active incident and the teams'
+availability; outreach staff see the incidents they are assigned to. The
+page is complete without JavaScript; live.js keeps it current over the
+`/live` Socket.IO namespace.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from sqlalchemy import select
+from werkzeug.routing import BuildError
+
+from crisis.auth.models import Role
+from crisis.auth.permissions import login_required, roles_required
+from crisis.core.db import db, utcnow
+from crisis.core.navigation import add_nav_item
+from crisis.incidents import labels
+from crisis.incidents.access import can_view_incident
+from crisis.incidents.models import Incident
+from crisis.live import dashboard
+from crisis.live import publish as _publish  # noqa: F401  (registers the publisher)
+from crisis.live import sockets as _sockets  # noqa: F401  (registers the /live namespace)
+from crisis.live.dashboard import DASHBOARD_ROLES, RESYNC_OVERLAP
+from crisis.live.rooms import NAMESPACE
+
+bp = Blueprint("live", __name__, template_folder="templates")
+
+add_nav_item("live.dashboard", _l("Situation picture"), list(Role), order=1)
+
+AVAILABILITY_LABELS = {"available": _l("Available"), "busy": _l("Busy"), "off_duty": _l("Off duty")}
+
+
+@bp.app_template_global()
+def availability_label(value) -> str:
+    return str(AVAILABILITY_LABELS.get(getattr(value, "value", value), value))
+
+
+@bp.app_template_global()
+def incident_href(incident_id: int) -> str | None:
+    """The incident's page, if that capability is installed."""
+    try:
+        return url_for("incidents.show", incident_id=incident_id)
+    except BuildError:
+        return None
+
+
+@bp.get("/dashboard", endpoint="dashboard")
+@login_required
+def show_dashboard():
+    now = utcnow()
+    everything = dashboard.sees_everything(current_user)
+    cards = dashboard.incident_cards(db.session, current_user, now=now)
+    events = dashboard.recent_events(db.session, current_user)
+    known = {c.id: c.reference for c in cards}
+    missing = {e.incident_id for e in events if e.incident_id is not None} - set(known)
+    if missing:
+        known.update(db.session.execute(
+            select(Incident.id, Incident.reference).where(Incident.id.in_(missing))).tuples())
+    return render_template(
+        "live/dashboard.html",
+        cards=cards,
+        teams=dashboard.team_availability(db.session) if everything else None,
+        events=events,
+        references=known,
+        sees_everything=everything,
+        resume_after=dashboard.resume_after(db.session, current_user, now),
+        overlap_seconds=int(RESYNC_OVERLAP.total_seconds()),
+        namespace=NAMESPACE,
+        labels=labels,
+        label=labels.label,
+    )
+
+
+@bp.get("/dashboard/incidents/<int:incident_id>/card")
+@login_required
+def incident_card(incident_id: int):
+    """One incident's card, fetched by live.js after an event of that incident."""
+    incident = db.session.get(Incident, incident_id) if incident_id <= 2**31 - 1 else None
+    if incident is None:
+        abort(404, _("No such incident."))
+    if not can_view_incident(db.session, current_user, incident):
+        abort(403, _("You are not assigned to this incident."))
+    (card,) = dashboard.incident_cards(db.session, current_user, incident_ids=[incident_id])
+    return render_template("live/_card.html", card=card, labels=labels, label=labels.label)
+
+
+@bp.get("/dashboard/teams")
+@roles_required(*DASHBOARD_ROLES)
+def teams_fragment():
+    """The team availability section, fetched by live.js after a staff event."""
+    return render_template("live/_teams.html", teams=dashboard.team_availability(db.session))

@@ -1,0 +1,34 @@
+"""Words for SMS statuses and purposes on pages (translated; the rows keep the codes)."""
+
+from flask_babel import lazy_gettext as _l
+
+from crisis.messaging.models import MessageStatus
+
+STATUS_LABELS = {
+    MessageStatus.QUEUED: _l("queued"),
+    MessageStatus.SENDING: _l("sending"),
+    MessageStatus.SENT: _l("sent"),
+    MessageStatus.DELIVERED: _l("delivered"),
+    MessageStatus.UNDELIVERED: _l("undelivered"),
+    MessageStatus.FAILED: _l("failed"),
+    MessageStatus.RECEIVED: _l("received"),
+    MessageStatus.EXPIRED: _l("expired"),
+}
+
+PURPOSE_LABELS = {
+    "dispatch": _l("Alert"),
+    "dispatch_escalation": _l("Escalated alert"),
+    "reply": _l("Answer"),
+    "inbound": _l("Incoming"),
+    "followup_reminder": _l("Follow-up reminder"),
+    "task_overdue": _l("Overdue task"),
+    "morning_summary": _l("Morning summary"),
+}
+
+
+def status_label(status) -> str:
+    return str(STATUS_LABELS.get(status, getattr(status, "value", status)))
+
+
+def purpose_label(purpose: str) -> str:
+    return str(PURPOSE_LABELS.get(purpose, purpose))

@@ -1,0 +1,266 @@
+"""Reading the record back: an incident's timeline for a case review, and the access log
+for log review (loggkontroll). Read-only; nothing here writes.
+
+The timeline is the append-only events of the incident, with the access-log
+entries of its relatives merged in by time, so that a reviewer sees in one
+place what was done and who looked at whose record. Events carry labels
+("Anhörig 2"), references and ids, never a relative's name or number; the
+entries below keep it that way. Staff are named: "who did what" is the point
+of a case review.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import Select, and_, case, func, select
+from sqlalchemy.orm import Session, aliased
+
+from crisis.auth.models import User
+from crisis.core.holidays import STOCKHOLM
+from crisis.incidents.models import Incident, IncidentAssignment, Relative
+from crisis.tasks.models import Task
+from crisis.timeline.models import AccessLog, TimelineEvent
+
+ACCESS = "access"
+# The kinds a reviewer filters by, in the order the page offers them.
+KINDS = {
+    "incident": _l("Incident"),
+    "task": _l("Tasks"),
+    "relative": _l("Relatives"),
+    "message": _l("Messages"),
+    "dispatch": _l("Dispatches"),
+    "followup": _l("Follow-ups"),
+    "staff": _l("Staff"),
+    ACCESS: _l("Record access"),
+}
+PROCESS_ACTORS = {"system": _l("System"), "scheduler": _l("Scheduler"), "sms": _l("SMS service"),
+                  "twilio": _l("SMS provider")}
+ACCESS_ACTIONS = {
+    "view": _l("Opened the record of %(label)s"),
+    "export": _l("Exported the record of %(label)s"),
+    "call": _l("Called %(label)s from the record"),
+    "data_subject_export": _l("Exported %(label)s's data (request from the data subject)"),
+}
+
+
+def kind_label(kind: str) -> str:
+    return str(KINDS.get(kind, kind))
+
+
+def actor_label(label: str) -> str:
+    return str(PROCESS_ACTORS.get(label, label or PROCESS_ACTORS["system"]))
+
+
+def access_summary(action: str, relative_label: str) -> str:
+    template = ACCESS_ACTIONS.get(action)
+    if template is None:
+        return _("%(action)s: the record of %(label)s", action=action, label=relative_label)
+    return str(template) % {"label": relative_label}
+
+
+def deleted_record_label() -> str:
+    return _("a removed record")
+
+
+# -- an incident's timeline ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Entry:
+    at: datetime
+    kind: str
+    type: str
+    actor: str  # a staff member's name, or the process ("Scheduler")
+    summary: str
+    concerns: str = ""  # "Anhörig 2", a task's title, a dispatch reference
+    flagged: bool = False  # record opened by someone not assigned to the incident
+    reason: str | None = None  # given when opening a protected identity's record
+    event_id: int | None = None
+
+
+def timeline_entries(session: Session, incident: Incident, *, kinds: set[str] | None = None,
+                     include_access: bool = False, language: str = "sv") -> list[Entry]:
+    """Every event of the incident, oldest first; `kinds` narrows it (None: all). Access-log
+    entries come in only when `include_access` (they are for log reviewers)."""
+    wanted_events = None if kinds is None else kinds - {ACCESS}
+    entries: list[Entry] = []
+    if wanted_events is None or wanted_events:
+        entries.extend(_event_entries(session, incident, wanted_events, language))
+    if include_access and (kinds is None or ACCESS in kinds):
+        entries.extend(_access_entries(session, incident))
+    # Events and access entries interleave by time; within a kind, by id (the order of recording).
+    entries.sort(key=lambda e: (e.at, e.kind == ACCESS, e.event_id or 0))
+    return entries
+
+
+def kind_counts(session: Session, incident: Incident, *, include_access: bool) -> dict[str, int]:
+    counts = dict(session.execute(
+        select(TimelineEvent.kind, func.count()).where(TimelineEvent.incident_id == incident.id)
+        .group_by(TimelineEvent.kind)
+    ).all())
+    if include_access:
+        counts[ACCESS] = session.scalar(
+            select(func.count()).select_from(AccessLog).where(AccessLog.incident_id == incident.id)) or 0
+    return counts
+
+
+def _event_entries(session: Session, incident: Incident, kinds: set[str] | None, language: str) -> list[Entry]:
+    query = (select(TimelineEvent, User.name).outerjoin(User, TimelineEvent.actor_id == User.id)
+             .where(TimelineEvent.incident_id == incident.id))
+    if kinds is not None:
+        query = query.where(TimelineEvent.kind.in_(sorted(kinds)))
+    rows = session.execute(query.order_by(TimelineEvent.occurred_at, TimelineEvent.id)).all()
+    relatives = {r.id: r.label for r in incident.relatives}
+    task_ids = {e.subject_id for e, _ in rows if e.subject_type == "task" and e.subject_id}
+    task_ids |= {e.data.get("task_id") for e, _ in rows if isinstance(e.data, dict) and e.data.get("task_id")}
+    tasks = {t.id: t.title_in(language) for t in session.scalars(
+        select(Task).where(Task.id.in_(sorted(i for i in task_ids if isinstance(i, int)))))} if task_ids else {}
+    return [
+        Entry(at=event.occurred_at, kind=event.kind, type=event.type,
+              actor=name if event.actor_id and name else actor_label(event.actor_label),
+              summary=event.summary, concerns=_concerns(event, incident, relatives, tasks),
+              event_id=event.id)
+        for event, name in rows
+    ]
+
+
+def _concerns(event: TimelineEvent, incident: Incident, relatives: dict[int, str], tasks: dict[int, str]) -> str:
+    data = event.data if isinstance(event.data, dict) else {}
+    parts: list[str] = []
+    task_id = event.subject_id if event.subject_type == "task" else data.get("task_id")
+    if task_id in tasks:
+        parts.append(tasks[task_id])
+    relative_id = event.subject_id if event.subject_type == "relative" else data.get("relative_id")
+    if relative_id in relatives:
+        parts.append(relatives[relative_id])
+    if event.type.startswith("followup.") and data.get("label"):
+        parts.append(_("follow-up %(label)s", label=data["label"]))
+    if event.subject_type == "dispatch" and event.subject_id:
+        parts.append(f"{incident.reference}-{event.subject_id}")
+    return " · ".join(parts)
+
+
+def _access_entries(session: Session, incident: Incident) -> list[Entry]:
+    rows = session.execute(
+        select(AccessLog, User.name, Relative.label)
+        .outerjoin(User, AccessLog.user_id == User.id)
+        .outerjoin(Relative, AccessLog.relative_id == Relative.id)
+        .where(AccessLog.incident_id == incident.id)
+        .order_by(AccessLog.at, AccessLog.id)
+    ).all()
+    return [
+        Entry(at=entry.at, kind=ACCESS, type=f"access.{entry.action}",
+              actor=name or _("removed account"),
+              summary=access_summary(entry.action, label or deleted_record_label()),
+              concerns=label or "", flagged=not entry.assigned, reason=entry.reason, event_id=entry.id)
+        for entry, name, label in rows
+    ]
+
+
+# -- the access log, for review -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AccessFilter:
+    user_id: int | None = None
+    incident_id: int | None = None
+    start: date | None = None  # Stockholm days, both included
+    end: date | None = None
+    flagged_only: bool = False
+
+
+@dataclass(frozen=True)
+class AccessRow:
+    id: int
+    at: datetime
+    user_id: int | None
+    user_name: str
+    relative_id: int | None
+    relative_label: str
+    protected_identity: bool
+    incident_id: int | None
+    incident_reference: str
+    action: str
+    summary: str
+    reason: str | None
+    flagged: bool  # not assigned to the incident when the record was opened
+    assigned_now: bool  # assigned to it today (assignments can come later)
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time(), STOCKHOLM).astimezone(UTC)
+
+
+def access_log_query(filters: AccessFilter) -> Select:
+    query = select(AccessLog)
+    if filters.user_id is not None:
+        query = query.where(AccessLog.user_id == filters.user_id)
+    if filters.incident_id is not None:
+        query = query.where(AccessLog.incident_id == filters.incident_id)
+    if filters.start is not None:
+        query = query.where(AccessLog.at >= _day_start(filters.start))
+    if filters.end is not None:
+        query = query.where(AccessLog.at < _day_start(filters.end + timedelta(days=1)))
+    if filters.flagged_only:
+        query = query.where(AccessLog.assigned.is_(False))
+    return query
+
+
+def access_log_totals(session: Session, filters: AccessFilter) -> tuple[int, int]:
+    """How many entries match, and how many of them are flagged."""
+    matching = access_log_query(filters).subquery()
+    total, flagged = session.execute(
+        select(func.count(), func.sum(case((matching.c.assigned.is_(False), 1), else_=0)))
+        .select_from(matching)
+    ).one()
+    return int(total or 0), int(flagged or 0)
+
+
+def access_log_rows(session: Session, filters: AccessFilter, *, offset: int = 0,
+                    limit: int | None = 100) -> list[AccessRow]:
+    """The matching entries, newest first, with who and which record in words."""
+    matching = access_log_query(filters).order_by(AccessLog.at.desc(), AccessLog.id.desc())
+    if limit is not None:
+        matching = matching.limit(limit)
+    matching = matching.offset(offset).subquery()
+    entry = aliased(AccessLog, matching)
+    assignment = aliased(IncidentAssignment)
+    rows = session.execute(
+        select(entry, User.name, Relative.label, Relative.protected_identity, Incident.reference,
+               assignment.user_id)
+        .outerjoin(User, entry.user_id == User.id)
+        .outerjoin(Relative, entry.relative_id == Relative.id)
+        .outerjoin(Incident, entry.incident_id == Incident.id)
+        .outerjoin(assignment, and_(assignment.incident_id == entry.incident_id,
+                                    assignment.user_id == entry.user_id))
+        .order_by(entry.at.desc(), entry.id.desc())
+    ).all()
+    return [
+        AccessRow(
+            id=e.id, at=e.at, user_id=e.user_id, user_name=name or _("removed account"),
+            relative_id=e.relative_id, relative_label=label or deleted_record_label(),
+            protected_identity=bool(protected), incident_id=e.incident_id, incident_reference=reference or "–",
+            action=e.action, summary=access_summary(e.action, label or deleted_record_label()),
+            reason=e.reason, flagged=not e.assigned, assigned_now=assigned_user is not None,
+        )
+        for e, name, label, protected, reference, assigned_user in rows
+    ]
+
+
+def incident_by_reference(session: Session, reference: str) -> Incident | None:
+    reference = (reference or "").strip().upper()
+    if not reference or len(reference) > 16:
+        return None
+    return session.scalar(select(Incident).where(func.upper(Incident.reference) == reference))
+
+
+def users_in_access_log(session: Session) -> list[tuple[int, str]]:
+    """Staff who appear in the log, for the filter (everyone who opened any record)."""
+    return [(uid, name) for uid, name in session.execute(
+        select(User.id, User.name).where(User.id.in_(select(AccessLog.user_id).distinct()))
+        .order_by(User.name, User.id)
+    )]

@@ -1,0 +1,242 @@
+"""Pages for reviewing what happened: an incident's timeline (with CSV and PDF for a case
+review) and the access-log review (loggkontroll) for managers and admins."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+from itertools import groupby
+
+from flask import Blueprint, abort, make_response, render_template, request
+from flask_babel import format_date, format_datetime, get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from crisis.auth.models import Role, User
+from crisis.auth.permissions import login_required, roles_required
+from crisis.core.db import db, utcnow
+from crisis.core.holidays import local_date
+from crisis.core.navigation import add_nav_item
+from crisis.incidents import access, labels
+from crisis.incidents.models import Incident
+from crisis.reports.export import csv_response
+from crisis.timeline import casefile
+from crisis.timeline.pdf import CaseHeader, timeline_pdf
+
+bp = Blueprint("timeline", __name__, template_folder="templates")
+
+# Log review is a manager's duty (HSLF-FS 2016:40 4 kap. 9 §, as the city applies it to social services).
+LOG_REVIEWERS = (Role.MANAGER, Role.ADMIN)
+# A case file leaves the system with an export: those who run or review responses, not field staff.
+EXPORTERS = (Role.COORDINATOR, Role.MANAGER, Role.ADMIN)
+PAGE_SIZE = 100
+
+add_nav_item("timeline.access_log", _l("Access log"), LOG_REVIEWERS, 65)
+
+
+def language() -> str:
+    return str(get_locale() or "sv")
+
+
+def visible_incident_or_404(incident_id: int) -> Incident:
+    incident = db.session.get(Incident, incident_id)
+    if incident is None:
+        abort(404, _("No such incident."))
+    # Outreach staff see only incidents they are assigned to (crisis.incidents.access).
+    if not access.can_view_incident(db.session, current_user, incident):
+        abort(403, _("You are not assigned to this incident."))
+    return incident
+
+
+def may_review_access() -> bool:
+    return current_user.has_role(*LOG_REVIEWERS)
+
+
+def may_export() -> bool:
+    return current_user.has_role(*EXPORTERS)
+
+
+def selected_kinds() -> set[str] | None:
+    """The kinds ticked in the filter; None when none are (everything)."""
+    offered = set(casefile.KINDS) if may_review_access() else set(casefile.KINDS) - {casefile.ACCESS}
+    chosen = {k for k in request.args.getlist("kind") if k in offered}
+    return chosen or None
+
+
+def selection_text(kinds: set[str] | None) -> str:
+    if kinds is None:
+        return _("all entries")
+    return ", ".join(casefile.kind_label(k) for k in casefile.KINDS if k in kinds)
+
+
+def load_entries(incident: Incident, kinds: set[str] | None) -> list[casefile.Entry]:
+    return casefile.timeline_entries(db.session, incident, kinds=kinds, include_access=may_review_access(),
+                                     language=language())
+
+
+def incident_facts(incident: Incident) -> list[tuple[str, str]]:
+    def when(value):
+        return format_datetime(value, "short") if value else "–"
+
+    facts = [
+        (_("Type"), f"{labels.label(labels.INCIDENT_TYPES, incident.type)} · "
+                    f"{labels.label(labels.OUTCOMES, incident.outcome)}"),
+        (_("District"), incident.district.name),
+        (_("Status"), labels.label(labels.INCIDENT_STATUSES, incident.status)),
+        (_("Occurred"), when(incident.occurred_at)),
+        (_("Activated"), when(incident.activated_at)),
+        (_("Coordinator"), incident.coordinator.name if incident.coordinator else "–"),
+        (_("Police reference"), incident.police_reference or "–"),
+        (_("Playbook"), f"{incident.playbook_snapshot.playbook_id} v{incident.playbook_snapshot.version}"),
+    ]
+    if incident.closed_at:
+        facts.append((_("Closed"), when(incident.closed_at)))
+    return facts
+
+
+# -- the incident timeline ------------------------------------------------------------------
+
+
+@bp.get("/incidents/<int:incident_id>/timeline")
+@login_required
+def incident_timeline(incident_id: int):
+    incident = visible_incident_or_404(incident_id)
+    kinds = selected_kinds()
+    entries = load_entries(incident, kinds)
+    counts = casefile.kind_counts(db.session, incident, include_access=may_review_access())
+    # Only the kinds this response has (and any ticked), so the filter stays short on a phone.
+    offered = [k for k in casefile.KINDS if (k != casefile.ACCESS or may_review_access())
+               and (counts.get(k) or (kinds and k in kinds))]
+    days = [(format_date(day, "full"), list(items))
+            for day, items in groupby(entries, key=lambda e: local_date(e.at))]
+    query = {"kind": sorted(kinds)} if kinds else {}
+    return render_template(
+        "timeline/incident.html", incident=incident, days=days, entries=entries, kinds=kinds,
+        offered=offered, counts=counts, kind_label=casefile.kind_label, query=query,
+        may_export=may_export(), may_review_access=may_review_access(),
+        flagged=sum(e.flagged for e in entries),
+    )
+
+
+def timeline_filename(incident: Incident, extension: str) -> str:
+    return f"timeline-{incident.reference}-{local_date(utcnow()).isoformat()}.{extension}"
+
+
+@bp.get("/incidents/<int:incident_id>/timeline.csv")
+@roles_required(*EXPORTERS)
+def timeline_csv(incident_id: int):
+    incident = visible_incident_or_404(incident_id)
+    entries = load_entries(incident, selected_kinds())
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer.writerow([_("Time (Stockholm)"), _("Kind"), _("Event"), _("Who"), _("What"), _("Concerns"),
+                     _("Not assigned"), _("Reason given")])
+    for entry in entries:
+        writer.writerow([format_datetime(entry.at, "yyyy-MM-dd HH:mm:ss"), casefile.kind_label(entry.kind),
+                         entry.type, entry.actor, entry.summary, entry.concerns,
+                         _("yes") if entry.flagged else "", entry.reason or ""])
+    return csv_response(out.getvalue(), timeline_filename(incident, "csv"))
+
+
+@bp.get("/incidents/<int:incident_id>/timeline.pdf")
+@roles_required(*EXPORTERS)
+def timeline_pdf_export(incident_id: int):
+    incident = visible_incident_or_404(incident_id)
+    kinds = selected_kinds()
+    entries = load_entries(incident, kinds)
+    header = CaseHeader(reference=incident.reference, facts=incident_facts(incident),
+                        generated_by=current_user.name, generated_at=utcnow(),
+                        selection=selection_text(kinds), language=language())
+    response = make_response(timeline_pdf(header, entries))
+    response.mimetype = "application/pdf"
+    response.headers["Content-Disposition"] = f'attachment; filename="{timeline_filename(incident, "pdf")}"'
+    return response
+
+
+# -- access-log review (loggkontroll) -------------------------------------------------------------
+
+
+def read_access_filter() -> tuple[casefile.AccessFilter, dict[str, str], dict[str, str]]:
+    """The filter from the query string, the form's values and an error per bad field."""
+    errors: dict[str, str] = {}
+    form = {name: request.args.get(name, "").strip() for name in ("user_id", "incident", "start", "end")}
+    form["flagged"] = "1" if request.args.get("flagged") in ("1", "on", "true") else ""
+    user_id = None
+    if form["user_id"]:
+        try:
+            user_id = int(form["user_id"])
+        except ValueError:
+            errors["user_id"] = _("No such staff member.")
+        else:
+            if db.session.get(User, user_id) is None:
+                errors["user_id"] = _("No such staff member.")
+                user_id = None
+    incident_id = None
+    if form["incident"]:
+        incident = casefile.incident_by_reference(db.session, form["incident"])
+        if incident is None:
+            errors["incident"] = _("No incident has the reference %(ref)s.", ref=form["incident"][:16])
+        else:
+            incident_id = incident.id
+    days: dict[str, date | None] = {"start": None, "end": None}
+    for name in days:
+        if form[name]:
+            try:
+                days[name] = date.fromisoformat(form[name])
+            except ValueError:
+                errors[name] = _("Write the date as YYYY-MM-DD.")
+    if days["start"] and days["end"] and days["end"] < days["start"]:
+        errors["end"] = _("The end date is before the start date.")
+        days["end"] = None
+    filters = casefile.AccessFilter(user_id=user_id, incident_id=incident_id, start=days["start"],
+                                    end=days["end"], flagged_only=bool(form["flagged"]))
+    if errors.get("incident"):
+        # An unknown reference must not widen the search to every incident.
+        filters = casefile.AccessFilter(**{**filters.__dict__, "incident_id": -1})
+    return filters, form, errors
+
+
+def _page() -> int:
+    try:
+        return max(1, int(request.args.get("page", "1")))
+    except ValueError:
+        return 1
+
+
+@bp.get("/access-log")
+@roles_required(*LOG_REVIEWERS)
+def access_log():
+    filters, form, errors = read_access_filter()
+    page = _page()
+    total, flagged = casefile.access_log_totals(db.session, filters)
+    pages = max(1, -(-total // PAGE_SIZE))
+    page = min(page, pages)
+    rows = casefile.access_log_rows(db.session, filters, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+    query = {k: v for k, v in form.items() if v}
+    return render_template(
+        "timeline/access_log.html", rows=rows, form=form, errors=errors, total=total, flagged=flagged,
+        page=page, pages=pages, query=query, users=casefile.users_in_access_log(db.session),
+    ), (422 if errors else 200)
+
+
+@bp.get("/access-log.csv")
+@roles_required(*LOG_REVIEWERS)
+def access_log_csv():
+    filters, _form, errors = read_access_filter()
+    if errors:
+        abort(400, " ".join(errors.values()))
+    rows = casefile.access_log_rows(db.session, filters, limit=None)
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer.writerow([_("Time (Stockholm)"), _("Who"), _("Staff id"), _("Record"), _("Protected identity"),
+                     _("Incident"), _("Action"), _("Reason given"), _("Not assigned when opened"),
+                     _("Assigned now")])
+    for row in rows:
+        writer.writerow([format_datetime(row.at, "yyyy-MM-dd HH:mm:ss"), row.user_name, row.user_id or "",
+                         row.relative_label, _("yes") if row.protected_identity else "", row.incident_reference,
+                         row.action, row.reason or "", _("yes") if row.flagged else "",
+                         _("yes") if row.assigned_now else ""])
+    return csv_response(out.getvalue(), f"access-log-{local_date(utcnow()).isoformat()}.csv")
+
