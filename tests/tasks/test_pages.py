@@ -58,7 +58,7 @@ def test_outreach_completes_a_task_with_checklist(client, session, activate, res
 def test_stale_task_update_is_refused_and_keeps_the_typed_note(client, session, activate, response_setup):
     from crisis.tasks.services import update_task
 
-    incident = activate()
+    activate()
     coordinator = response_setup["coordinator"]
     task = session.scalar(select(Task).where(Task.key == "situation-picture"))
     login(client, coordinator.email)
