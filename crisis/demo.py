@@ -162,7 +162,12 @@ def _load_demo_incident(session: Session, districts, users, report: list[str]) -
 
     from crisis.core.db import utcnow
     from crisis.incidents.models import Incident
-    from crisis.incidents.services import activate_incident, add_relative, record_consent, set_contact_person
+    from crisis.incidents.services import (
+        activate_incident,
+        add_relative,
+        record_consent,
+        set_contact_person,
+    )
 
     if session.scalar(select(Incident.id).where(Incident.police_reference == DEMO_POLICE_REFERENCE)):
         return

@@ -5,9 +5,8 @@ from __future__ import annotations
 from flask import request
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, validate_csrf
-from wtforms import ValidationError
-
 from sqlalchemy import select
+from wtforms import ValidationError
 
 from crisis.auth.models import Availability, Role, User
 from crisis.auth.permissions import login_required, roles_required

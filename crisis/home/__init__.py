@@ -4,7 +4,6 @@ from flask import Blueprint, redirect, render_template, url_for
 from flask_login import current_user
 
 from crisis.auth.models import Role
-
 from crisis.auth.permissions import login_required
 
 bp = Blueprint("home", __name__, template_folder="templates")

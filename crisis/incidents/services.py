@@ -35,7 +35,13 @@ from crisis.incidents.models import (
     ThreatLevel,
 )
 from crisis.organisation.models import District
-from crisis.playbooks.engine import PlaybookNotFound, apply_playbook, find_playbook, pin_snapshot, playbooks_for
+from crisis.playbooks.engine import (
+    PlaybookNotFound,
+    apply_playbook,
+    find_playbook,
+    pin_snapshot,
+    playbooks_for,
+)
 from crisis.referrals.models import Referral, SupportOrganisation
 from crisis.timeline.services import changes, record_event
 

@@ -28,7 +28,14 @@ from crisis.incidents.models import Incident
 from crisis.organisation.models import District, Team
 from crisis.playbooks.loader import Playbook, load_directory
 from crisis.playbooks.models import PlaybookSnapshot
-from crisis.playbooks.plan import Facts, PersonFacts, PlannedFollowUp, PlannedTask, RelativeFacts, plan
+from crisis.playbooks.plan import (
+    Facts,
+    PersonFacts,
+    PlannedFollowUp,
+    PlannedTask,
+    RelativeFacts,
+    plan,
+)
 from crisis.tasks.models import Task, TaskStatus
 from crisis.timeline.services import record_event
 
@@ -244,7 +251,9 @@ def _new_task(incident, item: PlannedTask, relative, person, team: Team | None) 
 
 
 def _reconcile_follow_ups(session, incident, planned: tuple[PlannedFollowUp, ...], result: ApplyResult) -> None:
-    from crisis.followups.services import reset_reminder  # followups builds on incidents, which builds on this
+    from crisis.followups.services import (
+        reset_reminder,  # followups builds on incidents, which builds on this
+    )
     existing = {
         f.key: f for f in session.scalars(select(FollowUp).where(FollowUp.incident_id == incident.id))
     }
