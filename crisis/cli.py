@@ -1,4 +1,4 @@
-"""The `crisis` console script (a Flask CLI group; DESIGN.md "Contract")."""
+"""The `crisis` console script (a Flask CLI group; docs/architecture.md "Commands")."""
 
 from __future__ import annotations
 

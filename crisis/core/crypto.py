@@ -1,4 +1,4 @@
-"""Encryption of the most sensitive columns (DOMAIN.md "Special categories").
+"""Encryption of the most sensitive columns (docs/domain.md "Special categories").
 
 Relatives' names, phone numbers and free-text notes are stored encrypted with
 Fernet (AES-128-CBC + HMAC) from `cryptography`. `ENCRYPTION_KEYS` holds one

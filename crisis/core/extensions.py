@@ -13,5 +13,5 @@ babel = Babel()
 # No default limits: each sensitive endpoint states its own.
 limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
 # Threading mode set explicitly: eventlet is winding down and its
-# auto-selection is a trap (STYLE.md).
+# auto-selection is a trap (docs/architecture.md "Procfile").
 socketio = SocketIO(async_mode="threading")

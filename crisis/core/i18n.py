@@ -1,4 +1,4 @@
-"""Swedish first, English second (DESIGN.md); times shown in Europe/Stockholm."""
+"""Swedish first, English second (docs/architecture.md "Swedish first"); times shown in Europe/Stockholm."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 Names cannot be recognised by a pattern, so the rule is in the code: log ids
 and references, never a name. Phone numbers and e-mail addresses are
-recognisable and are masked here as a second line of defence (DOMAIN.md:
+recognisable and are masked here as a second line of defence (docs/domain.md "Special categories":
 special categories never in an ordinary log line).
 """
 

@@ -1,9 +1,9 @@
 """The write side of dispatch: alert, acknowledge, escalate, cancel.
 
 A coordinator sends a team or named staff to an incident or a visit
-(DESIGN.md "The job", step 2). Each alert is an SMS from the playbook's
+(docs/architecture.md "The job", step 2). Each alert is an SMS from the playbook's
 template in the recipient's language, carrying the dispatch reference and a
-link, never a name (DESIGN.md "Sensitive data stays in the system"); it is a
+link, never a name (docs/architecture.md "Sensitive data stays in the system"); it is a
 row in the SMS outbox written in the same transaction as the dispatch.
 
 Escalation follows the on-call order: a team dispatch alerts the first

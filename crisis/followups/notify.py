@@ -3,7 +3,7 @@
 Every text comes from the incident's pinned playbook (`messages.<name>.<lang>`,
 falling back to Swedish) with only the placeholders the playbook schema
 allows filled in: a reference, a link, a time, a count. Never a name, an
-address or anything about what happened (DESIGN.md "Sensitive data stays in
+address or anything about what happened (docs/architecture.md "Sensitive data stays in
 the system").
 """
 

@@ -1,6 +1,6 @@
 """Reminders to follow-up owners: claim due rows, queue the SMS, record it.
 
-The database is the truth (DESIGN.md): a sweep works in three committed steps.
+The database is the truth (docs/architecture.md): a sweep works in three committed steps.
 
 1. Release claims older than `CLAIM_STALE_AFTER`: their process died or hung
    mid-sweep. The row is retried by the next claim, up to

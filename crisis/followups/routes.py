@@ -67,7 +67,7 @@ def offset_text(follow_up: FollowUp) -> str:
 
 
 def relative_label(follow_up: FollowUp) -> str:
-    """The relative's anonymous label, masked in lists for protected identity (DOMAIN.md)."""
+    """The relative's anonymous label, masked in lists for protected identity (docs/domain.md "Protected identity")."""
     relative = follow_up.relative
     if relative.protected_identity and not can_see_relative_details(db.session, current_user, relative):
         return _("Relative with protected identity")

@@ -90,7 +90,7 @@ def can_work_on(session: Session, user: User, follow_up: FollowUp) -> bool:
     """Record an outcome or move the date: the owner, the incident's coordinators
     and admins, and outreach staff assigned to the incident (colleagues cover
     for each other). A relative with protected identity only by those who may
-    see the relative's details (skyddade personuppgifter, DOMAIN.md)."""
+    see the relative's details (skyddade personuppgifter, docs/domain.md "Protected identity")."""
     relative = follow_up.relative
     if relative.protected_identity and follow_up.owner_user_id != user.id:
         return can_see_relative_details(session, user, relative)

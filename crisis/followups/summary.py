@@ -2,7 +2,7 @@
 
 Open tasks, overdue tasks and follow-ups due today across the incidents the
 coordinator leads: numbers and a link, never a name or a reference
-(DESIGN.md "Sensitive data stays in the system"). The outbox row's
+(docs/architecture.md "Sensitive data stays in the system"). The outbox row's
 idempotency key holds the coordinator and the date, so a second scheduler,
 or a sweep repeated after a crash, finds the key taken and sends nothing.
 """

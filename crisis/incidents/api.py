@@ -269,7 +269,7 @@ def get_relative(relative_id: int):
     if reason is not None:
         reason = reason.strip() or None
     if relative.protected_identity and reason is None:
-        # Skyddade personuppgifter: every opening is logged with a reason (DOMAIN.md).
+        # Skyddade personuppgifter: every opening is logged with a reason (docs/domain.md "Protected identity").
         message = f"{relative.label} has protected identity; say why you open the record with ?reason=..."
         raise unprocessable([("reason", message)])
     # Logguppföljning: who opened which relative's record, when, and whether assigned (HSLF-FS 2016:40 4 kap. 9 §).

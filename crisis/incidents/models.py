@@ -118,7 +118,7 @@ class Incident(Base):
     playbook_snapshot_id: Mapped[int] = mapped_column(
         ForeignKey("playbook_snapshots.id", ondelete="RESTRICT")
     )
-    # Facts learned later that playbook deadlines anchor to (DOMAIN.md table).
+    # Facts learned later that playbook deadlines anchor to (docs/domain.md "Practical help after a death").
     death_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     funeral_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     judgment_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -225,7 +225,7 @@ class ConsentScope(enum.StrEnum):
 
 
 class ConsentRecord(Base):
-    """Who consented (samtycke) to what, when, and who recorded it (DOMAIN.md "Consent")."""
+    """Who consented (samtycke) to what, when, and who recorded it (docs/domain.md "Consent")."""
 
     __tablename__ = "consent_records"
     __table_args__ = (

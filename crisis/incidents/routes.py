@@ -278,7 +278,7 @@ def show_relative(relative_id: int):
                      "may open this record."))
     reason = None
     if relative.protected_identity:
-        # Skyddade personuppgifter: every opening is logged with a reason (DOMAIN.md).
+        # Skyddade personuppgifter: every opening is logged with a reason (docs/domain.md "Protected identity").
         reason_form = ReasonForm()
         if request.method == "POST" and reason_form.validate_on_submit():
             reason = remember_reason(relative.id, reason_form.reason.data)

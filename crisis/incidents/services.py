@@ -2,7 +2,7 @@
 
 Every function changes rows, appends its timeline event and, where a fact
 the playbook depends on changed, re-applies the playbook, all in the
-caller's transaction (DESIGN.md "One path"). Summaries carry ids, labels and
+caller's transaction (docs/architecture.md "The one write path"). Summaries carry ids, labels and
 references only: never a name, phone number or address.
 """
 
@@ -369,7 +369,7 @@ def record_consent(
     given_by: str = "relative",
     note: str | None = None,
 ) -> ConsentRecord:
-    """Record samtycke: who consented to what, when (DOMAIN.md "Consent")."""
+    """Record samtycke: who consented to what, when (docs/domain.md "Consent")."""
     consent = _enum(ConsentState, state, "state")
     if consent == ConsentState.UNKNOWN:
         raise IncidentError("state must be given, declined or withdrawn.", "state")

@@ -1,7 +1,7 @@
 """The read side of the live dashboard (lägesbild): what each person may see, in a few queries.
 
 Relatives appear only as counts: the dashboard is shown on shared screens,
-so it never carries a relative's name, number or label (DESIGN.md
+so it never carries a relative's name, number or label (docs/architecture.md
 "Sensitive data stays in the system").
 """
 

@@ -1,4 +1,4 @@
-"""The Socket.IO namespace and room names of the live dashboard (DESIGN.md "Contract").
+"""The Socket.IO namespace and room names of the live dashboard (docs/architecture.md "Socket.IO rooms").
 
 - `dashboard`: every event; coordinators, managers and admins (they may see
   every incident, crisis.incidents.access).

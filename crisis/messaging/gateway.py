@@ -1,6 +1,6 @@
 """Sending one SMS through a provider: the database-free half of messaging.
 
-A `Message` row is the outbox and the truth (DESIGN.md, "The database is the
+A `Message` row is the outbox and the truth (docs/architecture.md, "The database is the
 truth"). A gateway only hands one row's text to a provider and says what
 happened; it stores nothing, retries nothing and never decides about
 escalation. The caller maps the outcome onto the row:
@@ -42,7 +42,7 @@ from twilio.rest import Client
 
 log = logging.getLogger(__name__)
 
-#: Statuses a `Message` row can carry (DESIGN.md, Domain model: Message).
+#: Statuses a `Message` row can carry (docs/architecture.md, "Data model": Message).
 MESSAGE_STATUSES = ("queued", "sending", "sent", "delivered", "undelivered", "failed")
 
 # Twilio reports more states than the product tracks; fold them onto ours.

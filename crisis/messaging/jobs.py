@@ -1,4 +1,4 @@
-"""The SMS sender as a scheduler sweep (crisis.scheduler; DESIGN.md "The database is the truth")."""
+"""The SMS sender as a scheduler sweep (crisis.scheduler; docs/architecture.md "The database is the truth")."""
 
 from __future__ import annotations
 

@@ -63,7 +63,7 @@ class Message(Base):
     counterpart_digest: Mapped[str | None] = mapped_column(String(64), index=True)
     # Outbound texts carry no sensitive data by construction (templates), but
     # they hold acknowledgement links, and inbound texts are whatever people
-    # write: both are encrypted at rest (DOMAIN.md "Special categories").
+    # write: both are encrypted at rest (docs/domain.md "Special categories").
     body: Mapped[str] = mapped_column(EncryptedText)
     language: Mapped[str] = mapped_column(String(8), default="sv")
     incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="SET NULL"), index=True)

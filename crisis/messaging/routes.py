@@ -3,7 +3,7 @@
 With `SMS_BACKEND=outbox` (the default for `make run`) this page is where
 the alerts go: nothing leaves the machine. With Twilio it shows what was
 sent and what Twilio reported. Relatives appear by their label only
-(DESIGN.md "Sensitive data stays in the system").
+(docs/architecture.md "Sensitive data stays in the system").
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ Statuses only move forward (`MessageStatus.rank`): Twilio's callbacks arrive
 out of order and more than once, and every one of them is kept in the
 status history, but a late `sent` never undoes a `delivered`.
 
-Who may get an SMS (DESIGN.md "Sensitive data stays in the system", DOMAIN.md
+Who may get an SMS (docs/architecture.md "Sensitive data stays in the system", docs/domain.md
 "Consent", "Protected identity"): staff with a number who have not opted
 out; relatives only with consent to SMS recorded, never with protected
 identity, and never after they opted out.
@@ -85,7 +85,7 @@ def is_opted_out(session: Session, number: str | None) -> bool:
 
 def is_protected_recipient(session: Session, number: str, relative_id: int | None = None) -> bool:
     """The relative `relative_id`, or any relative with this number, has protected identity
-    (skyddade personuppgifter: never an SMS, DOMAIN.md "Protected identity")."""
+    (skyddade personuppgifter: never an SMS, docs/domain.md "Protected identity")."""
     from sqlalchemy import or_
 
     from crisis.incidents.models import Relative
@@ -100,7 +100,7 @@ def is_protected_recipient(session: Session, number: str, relative_id: int | Non
 
 def readable_body(session: Session, message: Message, viewer) -> str | None:
     """The text, or None where `viewer` may not read it: a relative with protected identity
-    is read only by their contact person and the incident's coordinator (DOMAIN.md)."""
+    is read only by their contact person and the incident's coordinator (docs/domain.md "Protected identity")."""
     relative = message.recipient_relative
     if relative is not None and relative.protected_identity:
         from crisis.incidents.access import can_see_relative_details
@@ -162,10 +162,10 @@ def sms_refusal_for_relative(session: Session, relative) -> SmsRefused | None:
 
     Protected identity (skyddade personuppgifter) means never an SMS, with
     or without consent: a text on a shared or watched phone can reveal the
-    contact itself (DOMAIN.md "Protected identity"). Otherwise the relative
+    contact itself (docs/domain.md "Protected identity"). Otherwise the relative
     must have consented to contact by SMS (ConsentScope.SMS): social
     services may only contact a relative on a client's information with
-    consent (DOMAIN.md "Consent").
+    consent (docs/domain.md "Consent").
     """
     if relative.protected_identity:
         return SmsRefused("protected_identity",

@@ -4,7 +4,7 @@ Alerts come from the playbook's templates; these few fixed answers do not
 belong to any plan. They are plain text per language rather than gettext
 because an SMS goes out in the recipient's language, whatever the language
 of the request or job that queues it. Like every SMS they name no person
-and carry no sensitive data (DESIGN.md "Sensitive data stays in the system").
+and carry no sensitive data (docs/architecture.md "Sensitive data stays in the system").
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ account auth token (HMAC-SHA1, header `X-Twilio-Signature`). Behind a proxy
 or TLS terminator the app sees another URL than Twilio used, so the URL must
 be rebuilt from what the public saw: either `PUBLIC_BASE_URL` + path + query
 string, or the request URL once ProxyFix has applied the X-Forwarded-*
-headers (DESIGN.md, STYLE.md "Twilio webhooks"). The comparison itself is
+headers (docs/architecture.md "Twilio webhooks"). The comparison itself is
 Twilio's `RequestValidator`, which also compares in constant time.
 """
 

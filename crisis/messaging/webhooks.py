@@ -1,4 +1,4 @@
-"""Twilio's webhooks: delivery status and incoming SMS (DESIGN.md "Contract").
+"""Twilio's webhooks: delivery status and incoming SMS (docs/architecture.md "Twilio webhooks").
 
 Both are checked with Twilio's `RequestValidator` against the URL Twilio
 used, rebuilt from `PUBLIC_BASE_URL` (correct behind a proxy or TLS

@@ -3,7 +3,7 @@
 Every problem is reported with the file, the 1-based line and column it was
 found at, the path inside the document and a message that says what is wrong
 and what to write instead. A broken playbook is refused as a whole
-(DESIGN.md: "A broken playbook is refused with the file, line and reason").
+(docs/architecture.md "Playbooks are data": a broken playbook is refused with its file, line and reason).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ CONDITION_FACTS: tuple[str, ...] = tuple(SCHEMA["$defs"]["condition"]["propertie
 RELATIVE_SCOPES: tuple[str, ...] = schema_enum("relativeScope")
 
 # Placeholders each SMS template may use. An SMS carries no name, diagnosis or
-# address (DESIGN.md "Sensitive data stays in the system"; DOMAIN.md, GDPR
+# address (docs/architecture.md "Sensitive data stays in the system"; docs/domain.md "Special categories", GDPR
 # art. 9-10), so templates get only references, links, deadlines and counts:
 #   ref   the incident's or follow-up's reference in this system, never a name
 #   link  the URL to log in and open it

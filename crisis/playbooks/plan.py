@@ -165,13 +165,13 @@ def _plan_follow_ups(
     follow_ups = []
     for relative in _relatives_in_scope(schedule.get("for_each", "relative"), facts):
         # Consent is a legal condition, not a playbook choice: social services
-        # contact a relative only with consent (DOMAIN.md "Consent"; seed 000).
+        # contact a relative only with consent (docs/domain.md "Consent").
         if relative.consent != "given" or not _holds(schedule.get("when", {}), facts, relative):
             continue
         anchor_at = _relative_anchor(facts, relative, schedule["after"])
         channel = schedule.get("channel", "phone")
         if channel == "sms" and relative.protected_identity:
-            channel = "phone"  # protected identity: no SMS (DOMAIN.md "Protected identity")
+            channel = "phone"  # protected identity: no SMS (docs/domain.md "Protected identity")
         for offset in offsets:
             follow_ups.append(
                 PlannedFollowUp(

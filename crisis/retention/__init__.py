@@ -1,1 +1,1 @@
-"""Retention (gallring) and data-subject exports (issue 9; DOMAIN.md "Legal constraints on the data")."""
+"""Retention (gallring) and data-subject exports (issue 9; docs/domain.md "Rules on the data")."""

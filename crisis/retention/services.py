@@ -1,7 +1,7 @@
 """Retention (gallring) and the data-subject export.
 
 Retention: a social-services record is removed five years after its last
-entry (socialtjänstlagen 2001:453, 12 kap. 1-2 §§; DOMAIN.md "Retention"),
+entry (socialtjänstlagen 2001:453, 12 kap. 1-2 §§; docs/domain.md "Retention"),
 so the personal data of an incident closed longer ago than
 `RETENTION_CLOSED_INCIDENT_DAYS` (default 1826 days) is removed: relatives'
 names, numbers and notes, the names of the persons concerned, every free
@@ -14,7 +14,7 @@ details may go sooner (`RETENTION_RELATIVE_CONTACT_DAYS`, data
 minimisation; SKR "Radering och rättelse").
 
 The access log is kept: log reviews need it for at least five years after
-the access (HSLF-FS 2016:40 4 kap. 9 a §, DOMAIN.md "Access logging"); it
+the access (HSLF-FS 2016:40 4 kap. 9 a §, docs/domain.md "Access logging"); it
 holds ids and reasons, never names.
 
 Data-subject export (GDPR art. 15): everything held about one relative, for

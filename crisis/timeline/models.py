@@ -54,7 +54,7 @@ class TimelineEvent(Base):
 
 
 class AccessLog(Base):
-    """Who opened which relative's record, when and why (logguppföljning, DOMAIN.md)."""
+    """Who opened which relative's record, when and why (logguppföljning, docs/domain.md "Access logging")."""
 
     __tablename__ = "access_log"
 

@@ -1,4 +1,4 @@
-"""Appending to the timeline: the one path every change takes (DESIGN.md "One path").
+"""Appending to the timeline: the one path every change takes (docs/architecture.md "The one write path").
 
 A service function mutates its rows and calls `record_event` in the same
 session; the event commits with the change or not at all, and only after the
@@ -73,7 +73,7 @@ def _publish(event: TimelineEvent) -> None:
 def log_access(
     session: Session, *, user, relative, action: str, reason: str | None = None, assigned: bool = True
 ) -> AccessLog:
-    """Record that `user` opened `relative`'s record (logguppföljning, DOMAIN.md)."""
+    """Record that `user` opened `relative`'s record (logguppföljning, docs/domain.md "Access logging")."""
     entry = AccessLog(
         user_id=user.id if user is not None else None,
         relative_id=relative.id,

@@ -107,7 +107,7 @@ def test_death_date_gives_anchored_tasks_their_deadlines(session, activate, resp
                              expected_version=incident.version)
     session.commit()
     session.refresh(estate)
-    # Bouppteckning within 3 months of the death (Ärvdabalken 20 kap., DOMAIN.md).
+    # Bouppteckning within 3 months of the death (Ärvdabalken 20 kap., docs/domain.md "Practical help after a death").
     assert estate.due_at.astimezone(UTC).date() == datetime(2027, 2, 20, tzinfo=UTC).date()
     funeral = tasks_of(session, incident, step_id="funeral-deadline")[0]
     assert funeral.due_at is not None

@@ -107,7 +107,7 @@ def test_childrens_steps(playbook_id):
 @pytest.mark.parametrize(
     ("step_id", "agency", "due"),
     [
-        # DOMAIN.md, "Practical help after a death: agencies and deadlines"
+        # docs/domain.md, "Practical help after a death"
         ("funeral-deadline", "funeral_home", {"after": "death", "in": "1mo"}),
         ("estate-inventory", "skatteverket", {"after": "death", "in": "3mo"}),
         ("survivor-pension", "pensionsmyndigheten", {"after": "death", "in": "3mo"}),
