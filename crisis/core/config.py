@@ -1,4 +1,4 @@
-"""Configuration from the environment only (DESIGN.md "Contract").
+"""Configuration from the environment only (docs/architecture.md "Environment").
 
 Every setting has a safe local default so `make run` works with no
 configuration; `CRISIS_ENV=production` refuses the defaults that would be
@@ -15,9 +15,13 @@ DEFAULT_SECRET_KEY = "dev-only-not-secret"
 # Two-factor authentication is required for these roles (issue 9); outreach may opt in.
 DEFAULT_TOTP_REQUIRED_ROLES = ("coordinator", "manager", "admin")
 KNOWN_ROLES = ("coordinator", "outreach", "manager", "admin")
-# Five years after the last entry (socialtjänstlagen 2001:453, 12 kap. 1-2 §§; DOMAIN.md "Retention").
+# Five years after the last entry (socialtjänstlagen 2001:453, 12 kap. 1-2 §§; docs/domain.md "Retention").
 DEFAULT_RETENTION_CLOSED_INCIDENT_DAYS = 1826
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+# Where migrations/, static/ and playbooks/ are read from: the source checkout, or
+# in an installed wheel the copy it carries in crisis/_bundled/ (setup.py).
+PROJECT_ROOT = (PACKAGE_DIR.parent if (PACKAGE_DIR.parent / "pyproject.toml").is_file()
+                else PACKAGE_DIR / "_bundled")
 
 
 class ConfigError(RuntimeError):
