@@ -4,8 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 CHROMIUM := /usr/bin/chromium
+# `make test` runs the suite on one pytest-xdist worker per CPU (tests/conftest.py says
+# how workers keep apart); PYTEST_WORKERS=0 runs it in one process. PYTEST_ARGS go to pytest.
+PYTEST_WORKERS ?= auto
+PYTEST_ARGS ?=
 
-.PHONY: run test install chromium lint bench clean translations
+.PHONY: run test install chromium lint bench clean translations wheel-check
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +33,7 @@ run: install
 	$(BIN)/crisis serve --host 127.0.0.1 --port 5000
 
 test: install chromium
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check crisis tests bench
@@ -41,5 +45,28 @@ translations: install
 bench: install
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
+# The wheel works outside the checkout: build it, install it into a fresh venv in a
+# temporary directory, and from there run the console script, validate the playbooks,
+# migrate a new SQLite database and serve a page, a static file and the PDF fonts
+# (docs/architecture.md, "Packaging"). `.ci/run` calls it.
+wheel-check: install
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	rm -rf build; \
+	echo "== building the wheel"; \
+	$(BIN)/pip wheel --quiet --no-deps --wheel-dir "$$tmp/dist" .; \
+	echo "== installing $$(cd "$$tmp/dist" && ls crisis-*.whl) into a fresh venv"; \
+	$(PYTHON) -m venv "$$tmp/venv"; \
+	"$$tmp/venv/bin/pip" install --quiet "$$tmp"/dist/crisis-*.whl; \
+	cd "$$tmp"; \
+	export DATABASE_URL="sqlite:///$$tmp/wheel-check.sqlite3"; unset CRISIS_ENV REDIS_URL CRISIS_PLAYBOOK_DIR; \
+	echo "== crisis --help"; venv/bin/crisis --help >/dev/null; \
+	echo "== crisis playbooks validate (CRISIS_PLAYBOOK_DIR=$(CURDIR)/playbooks)"; \
+	CRISIS_PLAYBOOK_DIR="$(CURDIR)/playbooks" venv/bin/crisis playbooks validate; \
+	echo "== crisis playbooks validate (the playbooks in the wheel)"; venv/bin/crisis playbooks validate; \
+	echo "== crisis db upgrade ($$DATABASE_URL)"; venv/bin/crisis db upgrade; \
+	echo "== pages, static files and fonts from the installed package"; \
+	venv/bin/python "$(CURDIR)/.ci/wheel_smoke.py"; \
+	echo "wheel-check: ok"
+
 clean:
-	rm -rf $(VENV) instance .pytest_cache
+	rm -rf $(VENV) instance .pytest_cache build

@@ -79,6 +79,7 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
         app,
         async_mode="threading",
         message_queue=settings.redis_url,
+        channel=message_queue_channel(settings.database_url),
         cors_allowed_origins=[settings.public_base_url],
         manage_session=False,
     )
@@ -200,3 +201,21 @@ def _error_page_for(code: int):
         return render_template("error.html", error=exc, code=code), code
 
     return handler
+
+
+def message_queue_channel(database_url: str) -> str:
+    """The Socket.IO channel on the Redis message queue: one per database.
+
+    Redis pub/sub channels are shared by every database of a Redis server, so
+    with Flask-SocketIO's default channel two deployments (or two test runs)
+    on one Redis would receive each other's `dashboard` and `incident:1`
+    events. The web processes, the scheduler and commands of one deployment
+    share DATABASE_URL, hence the channel (as the socket registry's keys,
+    crisis.live.sockets)."""
+    import hashlib
+
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    database = f"{url.get_backend_name()}://{url.host or ''}:{url.port or ''}/{url.database or ''}"
+    return f"crisis-live-{hashlib.sha256(database.encode()).hexdigest()[:12]}"

@@ -3,12 +3,33 @@
 The database is SQLite (a temporary file) unless DATABASE_URL names another;
 `.ci/run` runs the suite once on each. Because the suite wipes the database,
 a DATABASE_URL whose database name does not contain "test" is refused.
+
+`make test` runs the suite in parallel with pytest-xdist (`-n auto --dist
+loadgroup`); each worker is a process with a world of its own:
+
+- its own database: a temporary SQLite file, or on PostgreSQL
+  `<DATABASE_URL's name>_<worker>` (e.g. `crisis_test_gw0`), created and
+  migrated when the session starts and dropped when it ends;
+- its own Socket.IO channel on the Redis message queue and its own Redis
+  keys for the live dashboard: the app names both after its database
+  (crisis.app.message_queue_channel, crisis.live.sockets), so one worker's
+  events never reach another worker's sockets, nor another run's.
+
+Tests that start processes, kill them, or need the machine's time to
+themselves are marked `slow` and run one after another on one worker (the
+`serial` group); the browser tests share one worker and one Chromium (the
+`browser` group). Any test can join a group with `xdist_group`. Without
+`-n`, everything runs in this one process, as before.
+
+Passwords are hashed at the lowest Argon2 cost unless a test is marked
+`real_password_hashing` (`_quick_password_hashing`).
 """
 
 from __future__ import annotations
 
 import os
 import re
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,16 +45,131 @@ from crisis.models import Base
 HERE = Path(__file__).parent
 
 
+# -- parallel runs (pytest-xdist) ---------------------------------------------
+
+#: xdist groups: the tests of a group run one after another on one worker.
+SERIAL_GROUP = "serial"  # subprocesses, kill -9, gunicorn, two schedulers (marker `slow`)
+BROWSER_GROUP = "browser"  # one Chromium for all browser tests (marker `browser`)
+
+
+def xdist_worker() -> str | None:
+    """This process's xdist worker ("gw0", "gw1", ...), or None when the run is not parallel."""
+    return os.environ.get("PYTEST_XDIST_WORKER") or None
+
+
+def pytest_configure(config):
+    if not hasattr(config, "workerinput"):  # the main process, before any worker starts
+        # The app compiles stale .po catalogs when it is built; done here once, workers
+        # building their apps at the same moment never read a half-written .mo file.
+        from crisis.core.i18n import compile_translations
+
+        compile_translations()
+
+
+#: Fixtures that put a test in a group even without the marker.
+SERIAL_FIXTURES = {"web_processes"}
+BROWSER_FIXTURES = {"chromium"}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Give every test a node id of its own, and put the tests that cannot share the machine in
+    their xdist groups (`--dist loadgroup`)."""
+    _unique_node_ids(items)
+    for item in items:
+        if not item.get_closest_marker("xdist_group"):
+            fixtures = set(getattr(item, "fixturenames", ()))
+            if item.get_closest_marker("slow") or fixtures & SERIAL_FIXTURES:
+                item.add_marker(pytest.mark.xdist_group(SERIAL_GROUP))
+            elif item.get_closest_marker("browser") or fixtures & BROWSER_FIXTURES:
+                item.add_marker(pytest.mark.xdist_group(BROWSER_GROUP))
+        if getattr(config.option, "loadgroup", False):  # an xdist worker of a `--dist loadgroup` run
+            _add_group_to_node_id(item)
+
+
+def _set_node_id(item, nodeid: str) -> None:
+    """pytest 9 keeps a structured id (`item.id`); earlier versions the string `_nodeid`."""
+    if getattr(item, "_id", None) is not None:
+        item._id = type(item._id).parse(nodeid)
+    else:
+        item._nodeid = nodeid
+
+
+def _add_group_to_node_id(item) -> None:
+    """`nodeid@group` is how xdist's loadgroup scheduler sees a group. xdist 3.8 writes it to
+    `item._nodeid`, which pytest 9 no longer reads, so every group would be ignored: write it
+    here (xdist appending the same suffix again does no harm, it reads the last one)."""
+    names = sorted({m.args[0] if m.args else m.kwargs.get("name", "default")
+                    for m in item.iter_markers("xdist_group")})
+    if names and "@" not in item.nodeid:
+        _set_node_id(item, f"{item.nodeid}@{'_'.join(names)}")
+
+
+def _unique_node_ids(items) -> None:
+    """xdist's group scheduling knows a test by its node id and runs one test per id; the
+    Schemathesis tests share one id (the operation is only in the name): give them theirs."""
+    seen: dict[str, int] = {}
+    for item in items:
+        seen[item.nodeid] = seen.get(item.nodeid, 0) + 1
+    taken: set[str] = set()
+    for item in items:
+        if seen[item.nodeid] == 1:
+            taken.add(item.nodeid)
+            continue
+        base = f"{item.nodeid.rsplit('::', 1)[0]}::{item.name}"
+        nodeid, n = base, 1
+        while nodeid in taken:
+            n += 1
+            nodeid = f"{base}[{n}]"
+        taken.add(nodeid)
+        _set_node_id(item, nodeid)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item, nextitem):
+    """Stop the shared Chromium when the next test is not a browser test (tests/browser/conftest.py)."""
+    browser_fixtures = sys.modules.get("tests.browser.conftest")
+    if browser_fixtures is not None and not browser_fixtures.is_browser_test(nextitem):
+        browser_fixtures.shared_chromium.stop()
+
+
 def _database_url(tmp_path_factory) -> str:
     url = os.environ.get("DATABASE_URL")
     if not url:
+        # tmp_path_factory's directory is already one per worker.
         return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
-    name = make_url(url).database or ""
+    parsed = make_url(url)
+    name = parsed.database or ""
     if "test" not in name:
         raise pytest.UsageError(
             f"DATABASE_URL names database {name!r}; the tests empty it, so its name must contain 'test'."
         )
+    worker = xdist_worker()
+    if worker and not parsed.get_backend_name().startswith("sqlite"):
+        url = parsed.set(database=f"{name}_{worker}").render_as_string(hide_password=False)
     return url
+
+
+def _server_url(url: str) -> str:
+    """The maintenance database of `url`'s PostgreSQL server (to create and drop databases in)."""
+    return make_url(url).set(database="postgres").render_as_string(hide_password=False)
+
+
+def _create_worker_database(url: str) -> None:
+    name = make_url(url).database
+    engine = create_engine(_server_url(url), isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+
+
+def _drop_worker_database(url: str) -> None:
+    name = make_url(url).database
+    engine = create_engine(_server_url(url), isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:  # FORCE: the app's pooled connections may still be open
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()
 
 
 def _reset_schema(url: str) -> None:
@@ -49,8 +185,14 @@ def _reset_schema(url: str) -> None:
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory) -> str:
     url = _database_url(tmp_path_factory)
-    _reset_schema(url)
-    return url
+    per_worker = url != os.environ.get("DATABASE_URL") and make_url(url).get_backend_name() == "postgresql"
+    if per_worker:
+        _create_worker_database(url)
+    else:
+        _reset_schema(url)
+    yield url
+    if per_worker:
+        _drop_worker_database(url)
 
 
 @pytest.fixture(scope="session")
@@ -70,6 +212,22 @@ def app(database_url):
     )
     migrate.upgrade(db.engine)
     return app
+
+
+@pytest.fixture(autouse=True)
+def _quick_password_hashing(request, monkeypatch):
+    """Argon2id at the product's cost (RFC 9106) takes ~0.2 s of CPU per hash and per check,
+    and most tests create users and log in: they hash at the lowest cost instead. A test
+    marked `real_password_hashing` gets the product's hashers (tests/auth/test_passwords.py)."""
+    if request.node.get_closest_marker("real_password_hashing"):
+        return
+    from argon2 import PasswordHasher
+
+    from crisis.auth import passwords, twofactor
+
+    quick = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
+    monkeypatch.setattr(passwords, "_hasher", quick)
+    monkeypatch.setattr(twofactor, "_code_hasher", quick)
 
 
 @pytest.fixture(autouse=True)

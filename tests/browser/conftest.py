@@ -3,6 +3,12 @@
 Playwright never downloads a browser here: it is pointed at /usr/bin/chromium
 (installed by `make test` through apt). Screenshots are kept under
 test-artifacts/ for people to look at.
+
+One Chromium serves all the browser tests of a process (`chromium`, and
+`tests.reports.browser.run_in_chromium`): it starts with the first browser
+test and stops when the tests that follow are not browser tests (marker
+`browser`; `make test` runs them one after another on one worker, see
+tests/conftest.py). Each test gets the browser without contexts of others.
 """
 
 from __future__ import annotations
@@ -28,16 +34,61 @@ def live_server(app):
     thread.join(timeout=5)
 
 
-@pytest.fixture(scope="module")  # one Playwright at a time: other modules start their own
-def chromium():
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Debian's chromium is missing: run `make test` (it installs it with apt).")
-    from playwright.sync_api import sync_playwright
+class _SharedChromium:
+    """The process's one Playwright and Chromium, in the thread that started them (the main one).
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        yield browser
-        browser.close()
+    While Playwright's sync API is alive it marks an asyncio loop as running in
+    that thread, so it is stopped (`stop`) before tests that are not browser
+    tests run."""
+
+    def __init__(self) -> None:
+        self.playwright = None
+        self.browser = None
+
+    def get(self):
+        if self.browser is not None and self.browser.is_connected():
+            return self.browser
+        self.stop()
+        if not Path(CHROMIUM).exists():
+            pytest.fail("Debian's chromium is missing: run `make test` (it installs it with apt).")
+        from playwright.sync_api import sync_playwright
+
+        self.playwright = sync_playwright().start()
+        try:
+            self.browser = self.playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        except BaseException:
+            self.stop()
+            raise
+        return self.browser
+
+    def close_contexts(self) -> None:
+        if self.browser is not None and self.browser.is_connected():
+            for context in list(self.browser.contexts):
+                context.close()
+
+    def stop(self) -> None:
+        browser, playwright, self.browser, self.playwright = self.browser, self.playwright, None, None
+        try:
+            if browser is not None and browser.is_connected():
+                browser.close()
+        finally:
+            if playwright is not None:
+                playwright.stop()
+
+
+shared_chromium = _SharedChromium()
+
+
+def is_browser_test(item) -> bool:
+    return item is not None and (item.get_closest_marker("browser") is not None
+                                 or "chromium" in getattr(item, "fixturenames", ()))
+
+
+@pytest.fixture
+def chromium():
+    """The shared Chromium (a Playwright `Browser`); contexts a test opens are closed after it."""
+    yield shared_chromium.get()
+    shared_chromium.close_contexts()
 
 
 @pytest.fixture
