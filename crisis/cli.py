@@ -14,8 +14,13 @@ from crisis.playbooks.commands import playbooks_cli
 
 def _create_app():
     from crisis import create_app
+    from crisis.core.config import ConfigError
 
-    return create_app()
+    try:
+        return create_app()
+    except ConfigError as error:  # say what to set, without a traceback
+        click.echo(str(error), err=True)
+        sys.exit(2)
 
 
 @click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False)
@@ -105,7 +110,8 @@ def users_create(email, roles, password, name, phone, district_code) -> None:
     if district_code:
         district_id = db.session.scalar(select(District.id).where(District.code == district_code))
         if district_id is None:
-            raise click.UsageError(f"No district with code {district_code!r} (see `crisis demo`).")
+            raise click.UsageError(f"No district with code {district_code!r}; apply the city's organisation "
+                                   "file first (`crisis org apply organisation/<city>.yaml`).")
     try:
         user = create_user(db.session, email=email, roles=list(roles), name=name,
                            password=password, phone=phone, district_id=district_id)
@@ -150,8 +156,15 @@ def tokens_create(email: str, name: str, days: int | None) -> None:
 @with_appcontext
 def demo() -> None:
     """Load demo data: Stockholm's districts, fictional staff, teams, support organisations."""
+    from flask import current_app
+
     from crisis.demo import load_demo
 
+    if current_app.config.get("CRISIS_ENV") == "production":
+        click.echo("Refusing to load demo data with CRISIS_ENV=production: demo staff have published "
+                   "passwords. Set up a real city with `crisis org apply` and `crisis users create` "
+                   "(README, \"Going live\").", err=True)
+        sys.exit(1)
     report = load_demo(db.session)
     db.session.commit()
     for line in report:
@@ -195,6 +208,8 @@ main.add_command(playbooks_cli, "playbooks")
 
 from crisis.auth.twofactor import reset_two_factor_command  # noqa: E402
 from crisis.core.keys_cli import keys_cli  # noqa: E402
+from crisis.organisation.commands import org_cli  # noqa: E402
 
 main.add_command(keys_cli, "keys")
+main.add_command(org_cli, "org")
 users_cli.add_command(reset_two_factor_command, "reset-2fa")
