@@ -130,7 +130,7 @@ def tokens_cli() -> None:
 @tokens_cli.command("create")
 @click.argument("email")
 @click.option("--name", default="", help="What the token is for.")
-@click.option("--days", type=click.IntRange(1, 3650), help="Expire after this many days.")
+@click.option("--days", type=click.IntRange(1, 3650), help="Expire after this many days (default 90).")
 @with_appcontext
 def tokens_create(email: str, name: str, days: int | None) -> None:
     """Create a bearer token for EMAIL and print it (it is shown only once)."""
@@ -212,4 +212,8 @@ from crisis.organisation.commands import org_cli  # noqa: E402
 
 main.add_command(keys_cli, "keys")
 main.add_command(org_cli, "org")
+
+from crisis.staff.commands import register as _register_staff_commands  # noqa: E402
+
+_register_staff_commands(users_cli, tokens_cli)
 users_cli.add_command(reset_two_factor_command, "reset-2fa")
