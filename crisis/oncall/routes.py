@@ -45,6 +45,19 @@ def _visible_teams():
     return [t for t in teams if any(m.user_id == current_user.id for m in t.members)]
 
 
+@bp.app_template_global()
+def on_call_summary(team_id: int) -> dict | None:
+    """For the dashboard's team panel: None for a team without rota or overrides."""
+    team = db.session.get(Team, team_id)
+    if team is None:
+        return None
+    now = utcnow()
+    schedule = services.on_call_schedule(db.session, team, now, 14)
+    if not schedule:
+        return None
+    return {"now": services.who_is_on_call(db.session, team, now), "schedule": schedule}
+
+
 def opted_out_ids(users) -> set[int]:
     from crisis.messaging.services import sms_refusals_for_users
 
