@@ -261,7 +261,7 @@ def change_password():
         return redirect(url_for("staff.account"))
     db.session.commit()
     # Other sessions ended with the new password; this one continues under the new generation.
-    _keep_this_session(current_user)
+    _keep_this_session(current_user._get_current_object())
     flash(_("Your password is changed. You are signed out on every other device."), "success")
     return redirect(url_for("staff.account"))
 
