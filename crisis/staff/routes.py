@@ -283,4 +283,4 @@ def sign_out_everywhere():
     services.disconnect_sockets(user_id)
     session.clear()
     flash(_("You are signed out everywhere, on this device too."), "info")
-    return redirect(url_for("auth.login"))
+    return redirect(url_for("home.index"))  # which sends to the login page
