@@ -332,3 +332,18 @@ def test_districts_and_teams_are_readable_by_coordinators(session, api, create_u
                       "member_ids": [member.id], "on_call_user_id": None}]
     assert api.get("/districts?limit=500", as_=coordinator).status_code == 422
     assert api.get("/districts", as_=member).status_code == 403
+
+
+def test_invitation_by_sms_carries_the_link_and_no_name(session, app, create_user):
+    from crisis.messaging.models import Message
+
+    create_user("admin")
+    result = invoke(app, "users", "invite", "sms@example.se", "--role", "outreach", "--name", "Sara Sms",
+                    "--phone", "070-174 06 71", "--sms")
+    assert result.exit_code == 0, result.output
+    [message] = session.scalars(select(Message)).all()
+    link = LINK.search(result.output).group(0)
+    assert message.to_number == "+46701740671" and link in message.body
+    assert "Sara" not in message.body and message.purpose == "invite"
+    without_phone = invoke(app, "users", "invite", "nophone@example.se", "--role", "outreach", "--sms")
+    assert without_phone.exit_code == 2 and "without a mobile number" in without_phone.output
