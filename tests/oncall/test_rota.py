@@ -134,3 +134,37 @@ def test_team_without_rota_has_nobody_on_call(session, team_of_two):
     team, *_ = team_of_two
     assert who_is_on_call(session, team) is None
     assert on_call_schedule(session, team) == []
+
+
+def test_api_sets_a_rota_refuses_a_gap_and_adds_an_override(session, client, team_of_two, create_user):
+    from crisis.auth.services import create_token
+
+    team, a, b, c = team_of_two
+    team_id, a_id, b_id, c_id = team.id, a.id, b.id, c.id
+    coordinator = create_user("coordinator")
+    outreach_token = create_token(session, a).token
+    token = create_token(session, coordinator).token
+    session.commit()
+    headers = {"Authorization": f"Bearer {token}"}
+    gap = client.put(f"/api/v1/teams/{team_id}/rota", headers=headers, json={
+        "starts_on": "2027-01-04", "cycle_days": 1,
+        "shifts": [{"start": "day 1 08:00", "end": "day 1 20:00", "user_id": a_id},
+                   {"start": "day 1 21:00", "end": "day 2 08:00", "user_id": b_id}]})
+    assert gap.status_code == 422
+    assert gap.json["detail"] == "gap: nobody is on call from day 1 20:00 to day 1 21:00"
+    ok = client.put(f"/api/v1/teams/{team_id}/rota", headers=headers, json={
+        "starts_on": "2027-01-04", "cycle_days": 1,
+        "shifts": [{"start": "day 1 08:00", "end": "day 1 20:00", "user_id": a_id},
+                   {"start": "day 1 20:00", "end": "day 2 08:00", "user_id": b_id}]})
+    assert ok.status_code == 200, ok.json
+    assert ok.json["shifts"][1] == {"start": "day 1 20:00", "end": "day 2 08:00", "user_id": b_id}
+    override = client.post(f"/api/v1/teams/{team_id}/overrides", headers=headers, json={
+        "user_id": c_id, "starts_at": "2027-01-05T20:00:00+01:00", "ends_at": "2027-01-06T08:00:00+01:00",
+        "reason": "sick_leave"})
+    assert override.status_code == 201
+    from crisis.organisation.models import Team
+
+    assert who_is_on_call(session, session.get(Team, team_id), utc(2027, 1, 5, 22)).id == c_id
+    refused = client.put(f"/api/v1/teams/{team_id}/rota", headers={"Authorization": f"Bearer {outreach_token}"},
+                         json={"starts_on": "2027-01-04", "cycle_days": 1, "shifts": []})
+    assert refused.status_code == 403

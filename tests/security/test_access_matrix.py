@@ -300,7 +300,9 @@ REQUESTS = {
                             Call("GET", f"/api/v1/teams/{_team(w, t).id}/on-call")],
     40: lambda w, role, t: _only_mine(t, [
         Call("POST", f"/teams/{_team(w, t).id}/rota"), Call("POST", f"/teams/{_team(w, t).id}/overrides"),
-        Call("POST", f"/teams/{_team(w, t).id}/overrides/{_override(w)}/delete")]),
+        Call("POST", f"/teams/{_team(w, t).id}/overrides/{_override(w)}/delete"),
+        Call("PUT", f"/api/v1/teams/{_team(w, t).id}/rota", json={}),
+        Call("POST", f"/api/v1/teams/{_team(w, t).id}/overrides", json={})]),
     41: lambda w, role, t: _only_mine(t, [Call("GET", "/api/v1/districts"), Call("GET", "/api/v1/teams")]),
 }
 
