@@ -17,6 +17,7 @@ from crisis.oncall.services import OVERRIDE_REASONS, RotaError
 from crisis.organisation.models import Team
 
 ID_MAX = 2**31 - 1
+MAX_SHIFTS = 500
 
 
 def _team(team_id: int) -> Team:
@@ -38,11 +39,14 @@ def api_set_rota(team_id: int):
     data = json_body()
     shifts = data.get("shifts")
     if set(data) - {"starts_on", "cycle_days", "shifts"} or not isinstance(shifts, list) or not shifts \
+            or len(shifts) > MAX_SHIFTS \
             or not isinstance(data.get("cycle_days"), int) or isinstance(data.get("cycle_days"), bool):
         raise unprocessable([(None, "Send starts_on (a date), cycle_days (1-366) and shifts: "
                                     "[{start: 'day 1 08:00', end: 'day 2 08:00', user_id}].")])
     try:
         starts_on = date.fromisoformat(str(data.get("starts_on")))
+        if not 2000 <= starts_on.year <= 2100:
+            raise ValueError
     except ValueError:
         raise unprocessable([("starts_on", "starts_on is a date, e.g. 2027-01-04.")]) from None
     specs = []
@@ -81,8 +85,11 @@ def api_add_override(team_id: int):
     try:
         starts_at = datetime.fromisoformat(str(data.get("starts_at")))
         ends_at = datetime.fromisoformat(str(data.get("ends_at")))
+        if any(t.tzinfo is None or not 2000 <= t.year <= 2100 for t in (starts_at, ends_at)):
+            raise ValueError
     except ValueError:
-        raise unprocessable([("starts_at", "starts_at and ends_at are ISO 8601 date-times with offset.")]) from None
+        raise unprocessable([("starts_at", "starts_at and ends_at are ISO 8601 date-times with offset, "
+                                           "between the years 2000 and 2100.")]) from None
     try:
         override = services.add_override(db.session, team, user=user, starts_at=starts_at, ends_at=ends_at,
                                           reason=data.get("reason", "swap"), actor=current_user)
@@ -110,7 +117,7 @@ document(paths={
             "properties": {
                 "starts_on": {"type": "string", "format": "date"},
                 "cycle_days": {"type": "integer", "minimum": 1, "maximum": 366},
-                "shifts": {"type": "array", "minItems": 1, "items": {
+                "shifts": {"type": "array", "minItems": 1, "maxItems": MAX_SHIFTS, "items": {
                     "type": "object", "additionalProperties": False, "required": ["start", "end", "user_id"],
                     "properties": {"start": {"type": "string", "maxLength": 20, "description": "e.g. 'day 1 08:00'"},
                                    "end": {"type": "string", "maxLength": 20},

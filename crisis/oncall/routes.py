@@ -105,6 +105,8 @@ def save_rota(team_id: int):
     try:
         starts_on = date.fromisoformat(request.form.get("starts_on", ""))
         cycle_days = int(request.form.get("cycle_days", ""))
+        if not 2000 <= starts_on.year <= 2100:
+            raise ValueError(starts_on)
     except ValueError:
         flash(_("Give the first day of the rota as a date and the cycle length in days."), "error")
         return redirect(url_for("oncall.team", team_id=team.id))
@@ -123,6 +125,8 @@ def save_rota(team_id: int):
 
 def _local(value: str) -> datetime:
     naive = datetime.fromisoformat(value)
+    if not 2000 <= naive.year <= 2100:
+        raise ValueError(value)
     if naive.tzinfo is not None:
         return naive
     return services.local_to_utc(naive)

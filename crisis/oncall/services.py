@@ -182,7 +182,7 @@ def rota_text(rotation: Rotation | None) -> str:
 def save_rotation(session: Session, team, *, starts_on: date, cycle_days: int, shifts: list[ShiftSpec],
                   actor) -> Rotation:
     """Replace the team's rota; refused (RotaError) with every gap and overlap named."""
-    problems = rota_problems(cycle_days, shifts)
+    problems = rota_problems(cycle_days, shifts) if len(shifts) <= 500 else ["a rota has at most 500 shifts"]
     users = {u.id: u for u in session.scalars(select(User).where(User.id.in_({s.user_id for s in shifts})))}
     for s in shifts:
         user = users.get(s.user_id)
