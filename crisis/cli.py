@@ -14,8 +14,13 @@ from crisis.playbooks.commands import playbooks_cli
 
 def _create_app():
     from crisis import create_app
+    from crisis.core.config import ConfigError
 
-    return create_app()
+    try:
+        return create_app()
+    except ConfigError as error:  # say what to set, without a traceback
+        click.echo(str(error), err=True)
+        sys.exit(2)
 
 
 @click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False)
@@ -105,7 +110,8 @@ def users_create(email, roles, password, name, phone, district_code) -> None:
     if district_code:
         district_id = db.session.scalar(select(District.id).where(District.code == district_code))
         if district_id is None:
-            raise click.UsageError(f"No district with code {district_code!r} (see `crisis demo`).")
+            raise click.UsageError(f"No district with code {district_code!r}; apply the city's organisation "
+                                   "file first (`crisis org apply organisation/<city>.yaml`).")
     try:
         user = create_user(db.session, email=email, roles=list(roles), name=name,
                            password=password, phone=phone, district_id=district_id)
@@ -124,7 +130,7 @@ def tokens_cli() -> None:
 @tokens_cli.command("create")
 @click.argument("email")
 @click.option("--name", default="", help="What the token is for.")
-@click.option("--days", type=click.IntRange(1, 3650), help="Expire after this many days.")
+@click.option("--days", type=click.IntRange(1, 3650), help="Expire after this many days (default 90).")
 @with_appcontext
 def tokens_create(email: str, name: str, days: int | None) -> None:
     """Create a bearer token for EMAIL and print it (it is shown only once)."""
@@ -150,8 +156,15 @@ def tokens_create(email: str, name: str, days: int | None) -> None:
 @with_appcontext
 def demo() -> None:
     """Load demo data: Stockholm's districts, fictional staff, teams, support organisations."""
+    from flask import current_app
+
     from crisis.demo import load_demo
 
+    if current_app.config.get("CRISIS_ENV") == "production":
+        click.echo("Refusing to load demo data with CRISIS_ENV=production: demo staff have published "
+                   "passwords. Set up a real city with `crisis org apply` and `crisis users create` "
+                   "(README, \"Going live\").", err=True)
+        sys.exit(1)
     report = load_demo(db.session)
     db.session.commit()
     for line in report:
@@ -195,6 +208,12 @@ main.add_command(playbooks_cli, "playbooks")
 
 from crisis.auth.twofactor import reset_two_factor_command  # noqa: E402
 from crisis.core.keys_cli import keys_cli  # noqa: E402
+from crisis.organisation.commands import org_cli  # noqa: E402
 
 main.add_command(keys_cli, "keys")
+main.add_command(org_cli, "org")
+
+from crisis.staff.commands import register as _register_staff_commands  # noqa: E402
+
+_register_staff_commands(users_cli, tokens_cli)
 users_cli.add_command(reset_two_factor_command, "reset-2fa")

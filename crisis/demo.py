@@ -13,28 +13,12 @@ from sqlalchemy.orm import Session
 
 from crisis.auth.models import User
 from crisis.auth.services import create_user
+from crisis.core.config import PROJECT_ROOT
 from crisis.organisation.models import District, Team, TeamMember
-from crisis.referrals.models import SupportOrganisation
 
-# Seed 000 lists 13 district administrations; footnote 4 names the seven with
-# their own SIG. Who serves the others is a demo assumption (seed 003 only
-# says Södermalm buys SIG "från annan stadsdel"); real data is the city's.
-DISTRICTS: list[tuple[str, str, str | None]] = [
-    # (code, name, served by — None for a district with its own SIG)
-    ("bromma", "Bromma", "hasselby-vallingby"),
-    ("enskede-arsta-vantor", "Enskede-Årsta-Vantör", None),
-    ("farsta", "Farsta", None),
-    ("hagersten-alvsjo", "Hägersten-Älvsjö", "skarholmen"),
-    ("hasselby-vallingby", "Hässelby-Vällingby", None),
-    ("kungsholmen", "Kungsholmen", "rinkeby-kista"),
-    ("norrmalm", "Norrmalm", "rinkeby-kista"),
-    ("rinkeby-kista", "Rinkeby-Kista", None),
-    ("skarpnack", "Skarpnäck", None),
-    ("skarholmen", "Skärholmen", None),
-    ("spanga-tensta", "Spånga-Tensta", None),
-    ("sodermalm", "Södermalm", "enskede-arsta-vantor"),
-    ("ostermalm", "Östermalm", "farsta"),
-]
+# Districts, teams, support organisations and default playbooks come from
+# Stockholm's organisation file, as a real city's would (`crisis org apply`).
+ORGANISATION_FILE = PROJECT_ROOT / "organisation" / "stockholm.yaml"
 
 # (email, name, roles, district, phone, password)
 USERS: list[tuple[str, str, list[str], str, str | None, str]] = [
@@ -58,45 +42,11 @@ TEAMS: list[tuple[str, str, list[str]]] = [
                                                       "uppsokare5@demo.crisis.se"]),
 ]
 
-# Where relatives are referred on (seed 000, "Krisstöd" and "Råd och stöd").
-ORGANISATIONS: list[dict] = [
-    {"code": "brottsofferjouren", "name": "Brottsofferjouren", "kind": "civil_society",
-     "url": "https://www.brottsofferjouren.se", "phone": "116 006",
-     "description": {"sv": "Stöd till brottsoffer, vittnen och anhöriga.",
-                     "en": "Support for victims of crime, witnesses and relatives."}},
-    {"code": "bris", "name": "Bris – Barnens rätt i samhället", "kind": "civil_society",
-     "for_children": True, "url": "https://www.bris.se", "phone": "116 111",
-     "description": {"sv": "Stöd till barn och unga.", "en": "Support for children and young people."}},
-    {"code": "ersta-vandpunkten", "name": "Ersta Vändpunkten", "kind": "civil_society",
-     "for_children": True, "url": "https://www.erstadiakoni.se",
-     "description": {"sv": "Stöd till barn och unga som anhöriga.", "en": "Support for children as relatives."}},
-    {"code": "fryshuset", "name": "Fryshuset", "kind": "civil_society", "url": "https://fryshuset.se",
-     "description": {"sv": "Anhörigstöd och verksamheter för unga.", "en": "Support for relatives and youth programmes."}},
-    {"code": "radda-barnen", "name": "Rädda Barnen", "kind": "civil_society", "for_children": True,
-     "url": "https://www.raddabarnen.se",
-     "description": {"sv": "Stöd till barn som upplevt våld.", "en": "Support for children who experienced violence."}},
-    {"code": "trappan", "name": "Trappan (kris- och samtalsstöd för barn)", "kind": "municipal",
-     "for_children": True,
-     "description": {"sv": "Krissamtal med barn som upplevt våld.", "en": "Crisis talks with children who experienced violence."}},
-    {"code": "behandlingsenheten", "name": "Socialförvaltningens behandlingsenhet", "kind": "municipal",
-     "description": {"sv": "Stadens centrala behandlingsenhet: stödsamtal.", "en": "The city's central treatment unit."}},
-    {"code": "forsta-linjen", "name": "Första linjen (vårdcentral)", "kind": "health_care",
-     "url": "https://www.1177.se",
-     "description": {"sv": "Regionens första linjens psykiatri.", "en": "The region's first-line psychiatry."}},
-    {"code": "traumavard", "name": "Hälso- och sjukvård: PTSD och sorgbearbetning", "kind": "health_care",
-     "url": "https://www.1177.se",
-     "description": {"sv": "Behandling av PTSD och sorgbearbetning.", "en": "Treatment for PTSD and grief therapy."}},
-    {"code": "polisen", "name": "Polisen", "kind": "authority", "phone": "114 14", "url": "https://polisen.se",
-     "description": {"sv": "Anmälan, riskanalys och skydd.", "en": "Reports, risk analysis and protection."}},
-]
-
-
 def load_demo(session: Session) -> list[str]:
     report: list[str] = []
-    districts = _load_districts(session, report)
+    districts = _load_organisation(session, report)
     users = _load_users(session, districts, report)
     _load_teams(session, districts, users, report)
-    _load_organisations(session, report)
     session.flush()
     _load_demo_incident(session, districts, users, report)
     if not report:
@@ -107,19 +57,12 @@ def load_demo(session: Session) -> list[str]:
     return report
 
 
-def _load_districts(session: Session, report: list[str]) -> dict[str, District]:
-    existing = {d.code: d for d in session.scalars(select(District))}
-    for code, name, _served_by in DISTRICTS:
-        if code not in existing:
-            existing[code] = District(code=code, name=name, has_own_sig=_served_by is None)
-            session.add(existing[code])
-            report.append(f"Added district {name}.")
-    session.flush()
-    for code, _name, served_by in DISTRICTS:
-        district = existing[code]
-        if served_by and district.sig_served_by_id is None and not district.has_own_sig:
-            district.sig_served_by = existing[served_by]
-    return existing
+def _load_organisation(session: Session, report: list[str]) -> dict[str, District]:
+    from crisis.organisation.apply import apply_organisation
+    from crisis.organisation.orgfile import load_org_file
+
+    report.extend(apply_organisation(session, load_org_file(ORGANISATION_FILE), actor="demo").changes)
+    return {d.code: d for d in session.scalars(select(District))}
 
 
 def _load_users(session: Session, districts: dict[str, District], report: list[str]) -> dict[str, User]:
@@ -135,22 +78,16 @@ def _load_users(session: Session, districts: dict[str, District], report: list[s
 
 
 def _load_teams(session, districts, users, report) -> None:
+    """Demo members (in on-call order) for the teams the organisation file declares."""
     for district_code, name, members in TEAMS:
         district = districts[district_code]
         team = session.scalar(select(Team).where(Team.district_id == district.id, Team.name == name))
         if team is None:
             team = Team(name=name, district=district, is_sig=district.has_own_sig)
-            team.members = [TeamMember(user=users[email], position=i) for i, email in enumerate(members, 1)]
             session.add(team)
-            report.append(f"Added team {name}.")
-
-
-def _load_organisations(session, report) -> None:
-    existing = set(session.scalars(select(SupportOrganisation.code)))
-    for org in ORGANISATIONS:
-        if org["code"] not in existing:
-            session.add(SupportOrganisation(**org))
-            report.append(f"Added support organisation {org['name']}.")
+        if not team.members:
+            team.members = [TeamMember(user=users[email], position=i) for i, email in enumerate(members, 1)]
+            report.append(f"Added members to team {name}.")
 
 
 DEMO_POLICE_REFERENCE = "DEMO-0001"

@@ -12,14 +12,16 @@ from crisis.incidents.models import (
     Relative,
 )
 from crisis.messaging.models import Message, MessageStatusEvent, SmsOptOut
-from crisis.organisation.models import District, Team, TeamMember
+from crisis.oncall.models import Override, Rotation, RotationShift
+from crisis.organisation.models import DefaultPlaybook, District, Team, TeamMember
 from crisis.playbooks.models import PlaybookSnapshot
 from crisis.referrals.models import Referral, SupportOrganisation
+from crisis.staff.models import AccountLink
 from crisis.tasks.models import Task
 from crisis.timeline.models import AccessLog, TimelineEvent
 
 __all__ = [
-    "AccessLog", "AffectedPerson", "ApiToken", "Base", "ConsentRecord", "Dispatch",
+    "AccessLog", "AccountLink", "DefaultPlaybook", "Override", "Rotation", "RotationShift", "AffectedPerson", "ApiToken", "Base", "ConsentRecord", "Dispatch",
     "DispatchAttempt", "District", "FollowUp", "Incident", "IncidentAssignment", "Message",
     "MessageStatusEvent", "PlaybookSnapshot", "RecoveryCode", "Referral", "Relative", "Role",
     "SmsOptOut", "SupportOrganisation", "Task", "Team", "TeamMember", "TimelineEvent", "User",

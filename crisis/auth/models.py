@@ -51,6 +51,8 @@ class User(UserMixin, Base):
     totp_last_counter: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Issue 12: the salt of the secret iCalendar feed URL (None: no feed); a new salt revokes the old URL.
+    calendar_salt: Mapped[str | None] = mapped_column(String(32))
 
     district: Mapped["District | None"] = relationship()  # noqa: F821, UP037
     role_rows: Mapped[list[UserRole]] = relationship(

@@ -17,6 +17,8 @@ from crisis.core.db import utcnow
 from crisis.timeline.services import record_event
 
 TOKEN_PREFIX = "crs_"
+# Issue 12: a token without an asked-for lifetime expires after 90 days.
+DEFAULT_TOKEN_LIFETIME = timedelta(days=90)
 MIN_PASSWORD_LENGTH = 10
 
 
@@ -142,13 +144,14 @@ class IssuedToken:
 def create_token(
     session: Session, user: User, name: str = "", valid_for: timedelta | None = None
 ) -> IssuedToken:
+    """A new token; it expires after `valid_for` (90 days unless a lifetime is asked for)."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     record = ApiToken(
         user_id=user.id,
         name=name,
         token_hash=_token_hash(token),
         prefix=token[: len(TOKEN_PREFIX) + 6],
-        expires_at=utcnow() + valid_for if valid_for else None,
+        expires_at=utcnow() + (valid_for or DEFAULT_TOKEN_LIFETIME),
     )
     session.add(record)
     session.flush()

@@ -15,6 +15,8 @@ DEFAULT_SECRET_KEY = "dev-only-not-secret"
 # Two-factor authentication is required for these roles (issue 9); outreach may opt in.
 DEFAULT_TOTP_REQUIRED_ROLES = ("coordinator", "manager", "admin")
 KNOWN_ROLES = ("coordinator", "outreach", "manager", "admin")
+# Any other CRISIS_ENV (e.g. "prod") is refused rather than run with development defaults.
+KNOWN_ENVS = ("development", "test", "production")
 # Five years after the last entry (socialtjänstlagen 2001:453, 12 kap. 1-2 §§; docs/domain.md "Retention").
 DEFAULT_RETENTION_CLOSED_INCIDENT_DAYS = 1826
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
@@ -140,6 +142,8 @@ def load_settings(environ: dict | None = None, instance_path: Path | None = None
 def check_settings(settings: Settings) -> None:
     """Refuse a configuration that would be unsafe, saying what to set."""
     problems: list[str] = []
+    if settings.env not in KNOWN_ENVS:
+        problems.append(f"CRISIS_ENV must be one of {', '.join(KNOWN_ENVS)}, not {settings.env!r}.")
     if settings.sms_backend not in {"outbox", "twilio"}:
         problems.append(f"SMS_BACKEND must be 'outbox' or 'twilio', not {settings.sms_backend!r}.")
     unknown = [r for r in settings.totp_required_roles if r not in KNOWN_ROLES]

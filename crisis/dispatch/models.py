@@ -41,6 +41,8 @@ class Dispatch(Base):
     acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Issue 12: why the coordinator was alerted at once (opted_out, no_number, off_duty, on_call_unreachable...).
+    unreachable_reason: Mapped[str | None] = mapped_column(String(40))
 
     attempts: Mapped[list[DispatchAttempt]] = relationship(
         back_populates="dispatch", order_by=lambda: [DispatchAttempt.level, DispatchAttempt.id],

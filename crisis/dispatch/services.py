@@ -209,7 +209,9 @@ def team_order(team) -> list[User]:
 def _team_candidates(dispatch: Dispatch) -> list[User]:
     if dispatch.team is None:
         return []
-    order = team_order(dispatch.team)
+    from crisis.oncall.dispatch_order import alert_order
+
+    order = alert_order(dispatch.team)  # the person on call first (issue 12)
     if dispatch.user_id is not None:
         # A named person's dispatch continues with the team after them.
         ids = [u.id for u in order]
@@ -344,6 +346,7 @@ def dispatch_team(session: Session, *, incident, team, actor, purpose: str = "in
                                       "nobody in the team can be alerted by SMS",
             data={**_dispatch_data(dispatch), "skipped": skipped},
         )
+        dispatch.unreachable_reason = "nobody_reachable"
         _escalate_to_coordinator(session, dispatch, level=0, reason="nobody_reachable", now=now)
         return dispatch
     alerted = _alert(session, dispatch, [first], level=0, kind="dispatch", now=now)
@@ -354,7 +357,17 @@ def dispatch_team(session: Session, *, incident, team, actor, purpose: str = "in
                                   f"staff {first.id} alerted",
         data={**_dispatch_data(dispatch), **_alert_data(alerted), "skipped": skipped},
     )
+    _alert_coordinator_if_on_call_unreachable(session, dispatch, now)
     return dispatch
+
+
+def _alert_coordinator_if_on_call_unreachable(session: Session, dispatch: Dispatch, now: datetime) -> None:
+    """Issue 12: nobody on call reachable → the coordinator hears at once (crisis.oncall.dispatch_order)."""
+    from crisis.oncall.dispatch_order import alert_coordinator_now, on_call_problem
+
+    on_call, reason = on_call_problem(session, dispatch.team, now)
+    if on_call is not None and reason is not None:
+        alert_coordinator_now(session, dispatch, reason=f"on_call_{reason}", now=now, user_id=on_call.id)
 
 
 def dispatch_staff(session: Session, *, incident, users: Iterable[User], actor, purpose: str = "incident",
@@ -387,6 +400,13 @@ def dispatch_staff(session: Session, *, incident, users: Iterable[User], actor, 
             subject=dispatch, summary=f"Dispatch {dispatch.reference} ({purpose}) to staff {user.id}: {how}",
             data={**_dispatch_data(dispatch), **_alert_data(alerted)},
         )
+        # Issue 12: opted out, no phone or off duty → the coordinator is told at once, not after the window.
+        from crisis.oncall.dispatch_order import unreachable_reason
+
+        reason = alerted[0].refusal.reason if alerted[0].refusal is not None else unreachable_reason(session, user)
+        if reason is not None:
+            dispatch.unreachable_reason = reason
+            _escalate_to_coordinator(session, dispatch, level=1, reason=reason, now=now)
         dispatches.append(dispatch)
     return dispatches
 
@@ -494,6 +514,10 @@ def _reason_text(reason: str) -> str:
         "no_acknowledgement": "no acknowledgement in time",
         "not_delivered": "the alert could not be delivered",
         "nobody_reachable": "nobody in the team reachable by SMS",
+        "opted_out": "the person opted out of SMS",
+        "no_number": "the person has no mobile number",
+        "off_duty": "the person is off duty",
+        "inactive": "the person is deactivated",
     }.get(reason, reason)
 
 
@@ -668,6 +692,7 @@ def dispatch_json(dispatch: Dispatch) -> dict:
         "acknowledged_by_id": dispatch.acknowledged_by_id,
         "created_at": _iso(dispatch.created_at),
         "created_by_id": dispatch.created_by_id,
+        "unreachable_reason": dispatch.unreachable_reason,
         "attempts": [
             {
                 "level": a.level,

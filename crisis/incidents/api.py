@@ -148,12 +148,14 @@ def activate_incident():
 
 
 def suggested_playbook(incident_type: str) -> str:
-    """The playbook the type suggests: the first that applies (as the activation page does)."""
-    candidates = playbooks_for(incident_type)
-    if not candidates:
+    """The playbook the type suggests: the city's default (organisation file), else the first that applies."""
+    from crisis.organisation.defaults import default_playbook_id
+
+    chosen = default_playbook_id(db.session, incident_type)
+    if chosen is None:
         message = f"No playbook applies to {incident_type}; add one under playbooks/ or name playbook_id."
         raise unprocessable([("playbook_id", message)])
-    return candidates[0].id
+    return chosen
 
 
 LIST_PARAMETERS = [

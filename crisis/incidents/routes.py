@@ -150,7 +150,10 @@ def activate():
         # The playbook is suggested by the type; a mismatch falls back to the first that applies.
         chosen = next((p for p in playbooks if p.id == form.playbook_id.data), None)
         if chosen is None or form.type.data not in chosen.content["applies_to"]:
-            chosen = next((p for p in playbooks if form.type.data in p.content["applies_to"]), None)
+            from crisis.organisation.defaults import default_playbook_id
+
+            default_id = default_playbook_id(db.session, form.type.data)
+            chosen = next((p for p in playbooks if p.id == default_id), None)
         if chosen is None:
             flash(_("No playbook applies to this type of incident."), "error")
         else:

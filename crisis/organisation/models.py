@@ -74,3 +74,12 @@ class TeamMember(Base):
 
     team: Mapped[Team] = relationship(back_populates="members")
     user: Mapped["User"] = relationship()  # noqa: F821, UP037
+
+
+class DefaultPlaybook(Base):
+    """The playbook a new response of this incident type starts from (the city's organisation file)."""
+
+    __tablename__ = "default_playbooks"
+
+    incident_type: Mapped[str] = mapped_column(String(40), primary_key=True)
+    playbook_id: Mapped[str] = mapped_column(String(100))

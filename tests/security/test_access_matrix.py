@@ -276,7 +276,78 @@ REQUESTS = {
         Call("GET", "/account/security"), Call("POST", "/account/security/recovery-codes"),
         Call("POST", "/account/security/turn-off")]),
     36: lambda w, role, t: _only_mine(t, [Call("GET", "/api/v1/support-organisations")]),
+    34: lambda w, role, t: _only_mine(t, [
+        Call("GET", "/admin/staff"), Call("GET", "/admin/staff/invite"), Call("POST", "/admin/staff/invite"),
+        Call("GET", f"/admin/staff/{w.worker2.id}"), Call("POST", f"/admin/staff/{w.worker2.id}"),
+        Call("POST", f"/admin/staff/{w.worker2.id}/deactivate"), Call("POST", f"/admin/staff/{w.worker2.id}/reactivate"),
+        Call("POST", f"/admin/staff/{w.worker2.id}/reset-password"),
+        Call("POST", f"/admin/staff/{w.worker2.id}/reset-2fa"),
+        Call("POST", f"/teams/{_team(w, 'other').id}/members"),
+        Call("GET", "/api/v1/staff"), Call("POST", "/api/v1/staff", json={}),
+        Call("PATCH", f"/api/v1/staff/{w.worker2.id}", json={}),
+        Call("POST", f"/api/v1/staff/{w.worker2.id}/deactivate"),
+        Call("POST", f"/api/v1/staff/{w.worker2.id}/reactivate"),
+        Call("POST", f"/api/v1/staff/{w.worker2.id}/reset-password"),
+        Call("POST", f"/api/v1/staff/{w.worker2.id}/reset-2fa"),
+        Call("PUT", f"/api/v1/teams/{_team(w, 'other').id}/members", json={})]),
+    37: lambda w, role, t: _only_mine(t, [
+        Call("GET", "/account"), Call("POST", "/account/password"), Call("POST", "/account/calendar/new"),
+        Call("POST", "/account/calendar/revoke"), Call("GET", "/api/v1/tokens"),
+        Call("POST", "/account/sign-out-everywhere")]),
+    38: lambda w, role, t: [Call("POST", f"/tokens/{_token(w, role, t)}/revoke"),
+                            Call("DELETE", f"/api/v1/tokens/{_token(w, role, t)}")],
+    39: lambda w, role, t: [*_only_mine(t, [Call("GET", "/teams")]), Call("GET", f"/teams/{_team(w, t).id}"),
+                            Call("GET", f"/api/v1/teams/{_team(w, t).id}/on-call")],
+    40: lambda w, role, t: _only_mine(t, [
+        Call("POST", f"/teams/{_team(w, t).id}/rota"), Call("POST", f"/teams/{_team(w, t).id}/overrides"),
+        Call("POST", f"/teams/{_team(w, t).id}/overrides/{_override(w)}/delete"),
+        Call("PUT", f"/api/v1/teams/{_team(w, t).id}/rota", json={}),
+        Call("POST", f"/api/v1/teams/{_team(w, t).id}/overrides", json={})]),
+    41: lambda w, role, t: _only_mine(t, [Call("GET", "/api/v1/districts"), Call("GET", "/api/v1/teams")]),
 }
+
+
+def _team(w: World, target: str):
+    """Issue 12: "mine" is the team the outreach user is in; "other" one they are not in."""
+    from sqlalchemy import select
+
+    from crisis.core.db import db
+    from crisis.organisation.models import Team, TeamMember
+
+    if target == "mine":
+        return db.session.scalar(select(Team).join(TeamMember).where(TeamMember.user_id == w.users["outreach"].id))
+    other = db.session.scalar(select(Team).where(Team.name == "Matrix other team"))
+    if other is None:
+        mine = _team(w, "mine")
+        other = Team(name="Matrix other team", district_id=mine.district_id)
+        db.session.add(other)
+        db.session.commit()
+    return other
+
+
+def _override(w: World) -> int:
+    from datetime import timedelta
+
+    from crisis.core.db import db, utcnow
+    from crisis.oncall.services import add_override
+
+    team = _team(w, "mine")
+    start = utcnow() + timedelta(days=30 + len(w.tokens))
+    override = add_override(db.session, team, user=w.worker2, starts_at=start, ends_at=start + timedelta(hours=1),
+                            actor=None)
+    db.session.commit()
+    w.tokens[f"override-{override.id}"] = override.id
+    return override.id
+
+
+def _token(w: World, role: str, target: str) -> int:
+    from crisis.auth.services import create_token
+    from crisis.core.db import db
+
+    user = w.users[role] if target == "mine" else w.coord2
+    issued = create_token(db.session, user, "matrix")
+    db.session.commit()
+    return issued.record.id
 
 
 def expected(cell: str, target: str) -> str:

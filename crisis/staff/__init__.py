@@ -1,0 +1,1 @@
+"""Staff administration: invitations, one-time links, roles, deactivation, own account."""
