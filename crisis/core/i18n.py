@@ -30,6 +30,21 @@ def select_locale() -> str:
     return DEFAULT_LANGUAGE
 
 
+def api_language() -> str:
+    """The language of an API answer: the request's Accept-Language when it names sv or en,
+    else the (token) user's language, else Swedish. A browser session's chosen language first."""
+    chosen = session.get("lang")
+    if chosen in LANGUAGES:
+        return chosen
+    if request and request.headers.get("Accept-Language"):
+        best = request.accept_languages.best_match(LANGUAGES)
+        if best in LANGUAGES:
+            return best
+    if getattr(current_user, "is_authenticated", False) and current_user.language in LANGUAGES:
+        return current_user.language
+    return DEFAULT_LANGUAGE
+
+
 def compile_translations() -> None:
     """Compile .po catalogs to .mo when missing or stale (no build step needed)."""
     from babel.messages.mofile import write_mo

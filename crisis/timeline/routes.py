@@ -40,6 +40,19 @@ def language() -> str:
     return str(get_locale() or "sv")
 
 
+@bp.app_template_filter("event_text")
+def event_text(event) -> str:
+    """`{{ event|event_text }}`: a timeline event's sentence in the reader's language, on any page."""
+    from flask import g
+
+    from crisis.timeline.render import Names, render
+
+    names = getattr(g, "_event_names", None)
+    if names is None or names.language != language():
+        names = g._event_names = Names(db.session, language())
+    return render(event, names.language, db.session, names)
+
+
 def visible_incident_or_404(incident_id: int) -> Incident:
     incident = db.session.get(Incident, incident_id)
     if incident is None:
@@ -131,11 +144,12 @@ def timeline_csv(incident_id: int):
     entries = load_entries(incident, selected_kinds())
     out = io.StringIO()
     writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
-    writer.writerow([_("Time (Stockholm)"), _("Kind"), _("Event"), _("Who"), _("What"), _("Concerns"),
+    # The same sentences as the page and the PDF (crisis.timeline.render); no codes.
+    writer.writerow([_("Time (Stockholm)"), _("Kind"), _("Who"), _("What"), _("Concerns"),
                      _("Not assigned"), _("Reason given")])
     for entry in entries:
         writer.writerow([format_datetime(entry.at, "yyyy-MM-dd HH:mm:ss"), casefile.kind_label(entry.kind),
-                         entry.type, entry.actor, entry.summary, entry.concerns,
+                         entry.actor, entry.summary, entry.concerns,
                          _("yes") if entry.flagged else "", entry.reason or ""])
     return csv_response(out.getvalue(), timeline_filename(incident, "csv"))
 
