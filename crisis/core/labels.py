@@ -54,6 +54,8 @@ PLAN_REASONS = {"activation": _l("activation"), "consent": _l("consent"), "first
                 "facts": _l("new facts")}
 INTENTS = {"ack": _l("acknowledgement"), "opt_out": _l("stop"), "opt_in": _l("start"), "help": _l("help"),
            "other": _l("other text")}
+CONSENT_METHODS = {"verbal": _l("given orally"), "written": _l("given in writing"),
+                   "guardian": _l("given by a guardian")}
 OPT_OUT_SOURCES = {"sms": _l("by SMS"), "provider": _l("at the SMS provider"), "admin": _l("by an administrator")}
 TWO_FACTOR_REMOVAL = {"reset_by_admin": _l("reset by an administrator"), "admin": _l("reset by an administrator"),
                       "self": _l("removed by the user")}
@@ -88,6 +90,7 @@ GROUPS: dict[str, dict] = {
     "plan_reason": PLAN_REASONS,
     "intent": INTENTS,
     "opt_out_source": OPT_OUT_SOURCES,
+    "consent_method": CONSENT_METHODS,
     "two_factor_removal": TWO_FACTOR_REMOVAL,
 }
 

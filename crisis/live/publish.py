@@ -70,8 +70,12 @@ def event_payload(event: TimelineEvent) -> dict:
     from crisis.timeline.render import LANGUAGES, render
 
     payload = event.as_json()
-    with Session(db.engine) as session:
-        summaries = {lang: render(event, lang, session) for lang in LANGUAGES}
+    try:
+        with Session(db.engine) as session:
+            summaries = {lang: render(event, lang, session) for lang in LANGUAGES}
+    except Exception:  # the event still goes out; the page fetches its text on the next refresh
+        log.exception("live: rendering timeline event %s failed", event.id)
+        return payload
     payload["summary"] = summaries["sv"]
     payload["summaries"] = summaries
     return payload

@@ -370,8 +370,8 @@ def _consent_recorded(ev: Ev, n: Names) -> str:
              state=label("consent_state", ev.get("after")).lower())
     if scopes:
         text += " (" + labels("consent_scope", scopes).lower() + ")"
-    if ev.get("method"):
-        text += " · " + label("channel", ev.get("method")).lower()
+    if ev.get("method") and ev.get("after") == "given":
+        text += " · " + label("consent_method", ev.get("method"))
     return text
 
 
