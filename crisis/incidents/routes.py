@@ -209,8 +209,15 @@ def render_incident(incident: Incident, *, facts_form=None, relative_form=None, 
     relative_form.person_id.choices = [(0, _("Not stated"))] + [(p.id, p.label) for p in incident.persons]
     return render_template(
         "incidents/show.html", incident=incident, phases=grouped, now=utcnow(), can_edit=can_edit,
-        facts_form=facts_form, relative_form=relative_form,
+        facts_form=facts_form, relative_form=relative_form, opted_out=_opted_out_relatives(incident),
     ), status
+
+
+def _opted_out_relatives(incident: Incident) -> set[int]:
+    """Relatives whose number replied STOP: no SMS reaches them (shown on the incident)."""
+    from crisis.messaging.services import is_opted_out
+
+    return {r.id for r in incident.relatives if r.phone_digest and is_opted_out(db.session, r.phone)}
 
 
 @bp.post("/incidents/<int:incident_id>/facts")
