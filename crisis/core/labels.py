@@ -54,6 +54,11 @@ PLAN_REASONS = {"activation": _l("activation"), "consent": _l("consent"), "first
                 "facts": _l("new facts")}
 INTENTS = {"ack": _l("acknowledgement"), "opt_out": _l("stop"), "opt_in": _l("start"), "help": _l("help"),
            "other": _l("other text")}
+# Why an SMS ended without reaching the phone, when the reason is ours rather than the provider's error number.
+SMS_ERRORS = {"opted_out": _l("withdrawn: the recipient replied STOP"),
+              "acknowledged": _l("withdrawn: someone else took the alert"),
+              "cancelled": _l("withdrawn: the alert was called off"), "expired": _l("too late to be useful"),
+              "refused": _l("the SMS was refused")}
 CONSENT_METHODS = {"verbal": _l("given orally"), "written": _l("given in writing"),
                    "guardian": _l("given by a guardian")}
 OPT_OUT_SOURCES = {"sms": _l("by SMS"), "provider": _l("at the SMS provider"), "admin": _l("by an administrator")}
@@ -91,6 +96,7 @@ GROUPS: dict[str, dict] = {
     "intent": INTENTS,
     "opt_out_source": OPT_OUT_SOURCES,
     "consent_method": CONSENT_METHODS,
+    "sms_error": SMS_ERRORS,
     "two_factor_removal": TWO_FACTOR_REMOVAL,
 }
 

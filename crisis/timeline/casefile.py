@@ -126,12 +126,13 @@ def _event_entries(session: Session, incident: Incident, kinds: set[str] | None,
     return [
         Entry(at=event.occurred_at, kind=event.kind, type=event.type,
               actor=name if event.actor_id and name else actor_label(event.actor_label),
-              summary=summary, concerns=_concerns(event, incident, names), event_id=event.id)
+              summary=summary, concerns=_concerns(event, incident, names, summary), event_id=event.id)
         for (event, name), summary in zip(rows, summaries, strict=True)
     ]
 
 
-def _concerns(event: TimelineEvent, incident: Incident, names) -> str:
+def _concerns(event: TimelineEvent, incident: Incident, names, summary: str = "") -> str:
+    """What the event concerns that its sentence does not already say (a task, a relative, a dispatch)."""
     data = event.data if isinstance(event.data, dict) else {}
     parts: list[str] = []
     task_id = event.subject_id if event.subject_type == "task" else data.get("task_id")
@@ -142,7 +143,7 @@ def _concerns(event: TimelineEvent, incident: Incident, names) -> str:
         parts.append(names.relative(relative_id))
     if event.subject_type == "dispatch" and event.subject_id:
         parts.append(f"{incident.reference}-{event.subject_id}")
-    return " · ".join(parts)
+    return " · ".join(part for part in parts if part not in summary)
 
 
 def _access_entries(session: Session, incident: Incident) -> list[Entry]:

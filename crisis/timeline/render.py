@@ -267,7 +267,7 @@ def _fact_value(field: str, value) -> str:
     if field in DATE_FACTS:
         return when(value)
     group = {"threat_level": "threat_level", "status": "incident_status", "outcome": "outcome"}.get(field)
-    return label(group, value) if group else str(value)
+    return label(group, value).lower() if group else str(value)
 
 
 @renderer("incident.updated")
@@ -534,8 +534,9 @@ def _message_status(ev: Ev, n: Names) -> str:
     text = _("SMS to %(recipient)s %(status)s (%(purpose)s)", recipient=n.message_recipient(ev.get("message_id")),
              status=label("message_status", ev.get("status") or ev.type.split(".")[-1]),
              purpose=label("message_purpose", ev.get("purpose")).lower())
-    if ev.get("error_code"):
-        text += " · " + _("error code %(code)s", code=ev.get("error_code"))
+    code = ev.get("error_code")
+    if code:
+        text += " · " + (_("error code %(code)s", code=code) if str(code).isdigit() else label("sms_error", code))
     return text
 
 
