@@ -25,17 +25,17 @@ def test_users_create_with_roles_and_phone(app, session):
 def test_users_create_refuses_unknown_role_and_short_password(app):
     bad_role = invoke(app, "users", "create", "a@example.se", "--role", "boss", "--password", "x" * 12)
     assert bad_role.exit_code == 2
-    assert "Unknown role 'boss'" in bad_role.output
+    assert "Okänd roll 'boss'" in bad_role.output  # Swedish first, also on the command line
     short = invoke(app, "users", "create", "a@example.se", "--role", "outreach", "--password", "short")
     assert short.exit_code == 2
-    assert "at least 10 characters" in short.output
+    assert "minst 10 tecken" in short.output
 
 
 def test_users_create_refuses_duplicate(app, create_user):
     create_user("outreach", email="dup@example.se")
     result = invoke(app, "users", "create", "dup@example.se", "--role", "outreach", "--password", "x" * 12)
     assert result.exit_code == 2
-    assert "already exists" in result.output
+    assert "Det finns redan en användare" in result.output
 
 
 def test_users_create_prompts_for_password(app, session):

@@ -6,7 +6,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from flask import request, session
+from flask import has_request_context, request, session
 from flask_babel import format_datetime
 from flask_login import current_user
 
@@ -17,6 +17,10 @@ TRANSLATIONS_DIR = Path(__file__).resolve().parents[1] / "translations"
 
 
 def select_locale() -> str:
+    if not has_request_context():  # a command, the scheduler: Swedish first
+        return DEFAULT_LANGUAGE
+    if request.path.startswith("/api/"):  # the API answers per Accept-Language, else the token user's language
+        return api_language()
     chosen = session.get("lang")
     if chosen in LANGUAGES:
         return chosen

@@ -115,6 +115,25 @@ def label(group: str, code) -> str:
     return str(text) if text is not None else humanise(key)
 
 
+class LazyLabel:
+    """A label worded when shown (in the reader's language), e.g. inside an error message raised
+    before anyone knows who will read it. Lower case unless `capital`."""
+
+    def __init__(self, group: str, code, capital: bool = False):
+        self.group, self.code, self.capital = group, code, capital
+
+    def __str__(self) -> str:
+        text = label(self.group, self.code)
+        return text[:1].upper() + text[1:] if self.capital else text.lower()
+
+    def __repr__(self) -> str:
+        return f"LazyLabel({self.group!r}, {getattr(self.code, 'value', self.code)!r})"
+
+
+def lazy_label(group: str, code, capital: bool = False) -> LazyLabel:
+    return LazyLabel(group, code, capital)
+
+
 def labels(group: str, codes: Iterable | None, sep: str = ", ") -> str:
     return sep.join(label(group, code) for code in (codes or []))
 
