@@ -16,6 +16,7 @@ from sqlalchemy.orm import selectinload
 from crisis.auth.models import Role, User
 from crisis.auth.permissions import login_required, roles_required
 from crisis.core.db import db, utcnow
+from crisis.core.forms import show_error
 from crisis.core.navigation import add_nav_item
 from crisis.incidents import access, labels, services
 from crisis.incidents.forms import (
@@ -75,10 +76,8 @@ def require_edit(incident: Incident) -> None:
 
 
 def show_service_error(form, error: services.IncidentError) -> None:
-    field = getattr(form, error.field, None) if error.field else None
-    if field is not None:
-        field.errors = [*list(field.errors), str(error)]
-    flash(str(error), "error")
+    """Once: next to the field it is about, or as a flash message when it is about no field."""
+    show_error(form, error)
 
 
 # -- list -----------------------------------------------------------------------

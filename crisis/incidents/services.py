@@ -62,8 +62,8 @@ class StaleVersion(IncidentError):
     """Someone else changed the row first."""
 
     def __init__(self, current_version: int):
-        super().__init__(f"Changed by someone else in the meantime (now version {current_version}); "
-                         "reload and apply your change again.")
+        super().__init__(_l("Changed by someone else in the meantime (now version %(version)s); reload and "
+                            "apply your change again.", version=current_version))
         self.current_version = current_version
 
 
