@@ -17,6 +17,7 @@ from crisis.auth.models import Role, User
 from crisis.auth.permissions import login_required, roles_required
 from crisis.core.db import db, utcnow
 from crisis.core.forms import show_error
+from crisis.core.labels import organisation_name
 from crisis.core.navigation import add_nav_item
 from crisis.incidents import access, labels, services
 from crisis.incidents.forms import (
@@ -343,7 +344,9 @@ def render_relative(relative: Relative, *, consent_form=None, contact_form=None,
         select(Task).where(Task.relative_id == relative.id, Task.status != TaskStatus.CANCELLED)
         .order_by(Task.due_at.is_(None), Task.due_at)
     ).all()
-    suggested = sorted({code for t in tasks for code in (t.suggested_referrals or [])})
+    # Organisations by their names, never their codes (crisis.core.labels).
+    suggested = sorted({organisation_name(db.session, code)
+                        for t in tasks for code in (t.suggested_referrals or [])})
     call_allowed = bool(relative.phone) and relative.consent.value == "given" and not relative.protected_identity
     return render_template(
         "incidents/relative.html", relative=relative, incident=incident, can_edit=can_edit,

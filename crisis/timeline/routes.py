@@ -40,6 +40,21 @@ def language() -> str:
     return str(get_locale() or "sv")
 
 
+@bp.app_template_global("word")
+def word(group: str, code) -> str:
+    """`{{ word("task_status", task.status) }}`: a code in words (crisis.core.labels), on any page."""
+    from crisis.core.labels import label
+
+    return label(group, code)
+
+
+@bp.app_template_global("words")
+def words(group: str, codes) -> str:
+    from crisis.core.labels import labels
+
+    return labels(group, codes)
+
+
 @bp.app_template_filter("event_text")
 def event_text(event) -> str:
     """`{{ event|event_text }}`: a timeline event's sentence in the reader's language, on any page."""
