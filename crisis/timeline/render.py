@@ -31,10 +31,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
-from flask_babel import force_locale, format_datetime, ngettext
+from babel.dates import format_datetime
+from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
@@ -43,6 +46,8 @@ from crisis.core.labels import humanise, label, labels, organisation_name
 log = logging.getLogger(__name__)
 
 LANGUAGES = ("sv", "en")
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+_language: ContextVar[str] = ContextVar("timeline_render_language", default="sv")
 
 
 @dataclass(frozen=True)
@@ -198,7 +203,7 @@ def when(value) -> str:
             return "–"
     if not isinstance(value, datetime):
         return "–"
-    return format_datetime(value, "d MMM yyyy HH:mm")
+    return format_datetime(value, "d MMM yyyy HH:mm", tzinfo=STOCKHOLM, locale=_language.get())
 
 
 # -- rendering -------------------------------------------------------------------------------
@@ -228,14 +233,22 @@ def render(event, language: str, session: Session, names: Names | None = None) -
     """One event (a TimelineEvent or an Ev) as a sentence in `language`."""
     names = names or Names(session, language)
     ev = event if isinstance(event, Ev) else Ev.of(event)
-    with force_locale(names.language):
-        return render_one(ev, names)
+    token = _language.set(names.language)
+    try:
+        with force_locale(names.language):
+            return render_one(ev, names)
+    finally:
+        _language.reset(token)
 
 
 def render_events(events: Iterable, language: str, session: Session) -> list[str]:
     names = Names(session, language)
-    with force_locale(names.language):
-        return [render_one(e if isinstance(e, Ev) else Ev.of(e), names) for e in events]
+    token = _language.set(names.language)
+    try:
+        with force_locale(names.language):
+            return [render_one(e if isinstance(e, Ev) else Ev.of(e), names) for e in events]
+    finally:
+        _language.reset(token)
 
 
 def event_json(event, language: str, session: Session, names: Names | None = None) -> dict:
