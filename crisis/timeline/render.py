@@ -177,6 +177,17 @@ class Names:
         except Exception:
             return str(text)
 
+    def language_name(self, code) -> str:
+        """A language in the reader's words ("arabiska"), so exports need no foreign script."""
+        from babel import Locale
+
+        if not code:
+            return "–"
+        try:
+            return Locale.parse(self.language).languages.get(str(code).split("-")[0]) or label("language", code)
+        except Exception:
+            return label("language", code)
+
     def message_recipient(self, message_id) -> str:
         from crisis.messaging.models import Message
 
@@ -362,7 +373,7 @@ def _relative_added(ev: Ev, n: Names) -> str:
     if ev.get("is_child"):
         details.append(_("child"))
     if ev.get("interpreter_needed"):
-        details.append(_("needs an interpreter (%(language)s)", language=label("language", ev.get("language"))))
+        details.append(_("needs an interpreter (%(language)s)", language=n.language_name(ev.get("language"))))
     if ev.get("protected_identity"):
         details.append(_("protected identity"))
     return _("%(label)s added (%(details)s)", label=n.relative(ev.get("relative_id")), details=", ".join(details))

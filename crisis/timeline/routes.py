@@ -104,6 +104,15 @@ def load_entries(incident: Incident, kinds: set[str] | None) -> list[casefile.En
                                      language=language())
 
 
+def playbook_title(incident: Incident) -> str:
+    """The playbook by its title in the reader's language (its id only if it has none)."""
+    from crisis.core.i18n import lang_text
+
+    snapshot = incident.playbook_snapshot
+    title = (snapshot.content or {}).get("title")
+    return lang_text(title, language()) if isinstance(title, dict) and title else snapshot.playbook_id
+
+
 def incident_facts(incident: Incident) -> list[tuple[str, str]]:
     def when(value):
         return format_datetime(value, "short") if value else "–"
@@ -117,7 +126,7 @@ def incident_facts(incident: Incident) -> list[tuple[str, str]]:
         (_("Activated"), when(incident.activated_at)),
         (_("Coordinator"), incident.coordinator.name if incident.coordinator else "–"),
         (_("Police reference"), incident.police_reference or "–"),
-        (_("Playbook"), f"{incident.playbook_snapshot.playbook_id} v{incident.playbook_snapshot.version}"),
+        (_("Playbook"), f"{playbook_title(incident)} v{incident.playbook_snapshot.version}"),
     ]
     if incident.closed_at:
         facts.append((_("Closed"), when(incident.closed_at)))
