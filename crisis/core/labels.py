@@ -59,6 +59,8 @@ SMS_ERRORS = {"opted_out": _l("withdrawn: the recipient replied STOP"),
               "acknowledged": _l("withdrawn: someone else took the alert"),
               "cancelled": _l("withdrawn: the alert was called off"), "expired": _l("too late to be useful"),
               "refused": _l("the SMS was refused")}
+ACCESS_ACTIONS = {"view": _l("opened the record"), "export": _l("exported the record"),
+                  "call": _l("called from the record"), "data_subject_export": _l("register extract")}
 CONSENT_METHODS = {"verbal": _l("given orally"), "written": _l("given in writing"),
                    "guardian": _l("given by a guardian")}
 OPT_OUT_SOURCES = {"sms": _l("by SMS"), "provider": _l("at the SMS provider"), "admin": _l("by an administrator")}
@@ -96,6 +98,7 @@ GROUPS: dict[str, dict] = {
     "intent": INTENTS,
     "opt_out_source": OPT_OUT_SOURCES,
     "consent_method": CONSENT_METHODS,
+    "access_action": ACCESS_ACTIONS,
     "sms_error": SMS_ERRORS,
     "two_factor_removal": TWO_FACTOR_REMOVAL,
 }

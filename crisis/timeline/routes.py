@@ -274,7 +274,7 @@ def access_log_csv():
     for row in rows:
         writer.writerow([format_datetime(row.at, "yyyy-MM-dd HH:mm:ss"), row.user_name, row.user_id or "",
                          row.relative_label, _("yes") if row.protected_identity else "", row.incident_reference,
-                         row.action, row.reason or "", _("yes") if row.flagged else "",
+                         word("access_action", row.action), row.reason or "", _("yes") if row.flagged else "",
                          _("yes") if row.assigned_now else ""])
     return csv_response(out.getvalue(), f"access-log-{local_date(utcnow()).isoformat()}.csv")
 
