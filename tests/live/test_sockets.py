@@ -217,6 +217,9 @@ def test_staff_event_without_incident_goes_to_dashboard_only(live_server, local_
     event = watcher.wait_until(lambda: next((e for e in watcher.events if e["type"] == "user.availability_changed"),
                                             None), what="the availability event")
     assert event["data"] == {"user_id": outreach.id, "before": "available", "after": "busy"}
+    # The sentence comes rendered in both languages, naming the person (crisis.timeline.render).
+    assert event["summaries"] == {"sv": f"{outreach.name} är nu upptagen", "en": f"{outreach.name} is now busy"}
+    assert event["summary"] == event["summaries"]["sv"]
     assert not colleague.events
 
 
@@ -231,7 +234,7 @@ def test_rolled_back_change_is_not_published(live_server, local_client, create_u
     session.rollback()
     committed = incident_event(session, incident)
     client.event(committed.id)
-    assert [e["summary"] for e in client.events] == [committed.summary]
+    assert [e["id"] for e in client.events] == [committed.id]
 
 
 # -- ending sockets ----------------------------------------------------------------
