@@ -1,15 +1,20 @@
-"""The `crisis` console script (a Flask CLI group; docs/architecture.md "Commands")."""
+"""The `crisis` console script (docs/architecture.md "Commands").
+
+It starts fast and quiet: nothing heavy is imported until a command needs it.
+The web app is built only for commands marked `with_appcontext`; command
+groups that live in other modules (`playbooks`, `keys`, `users reset-2fa`)
+are imported only when run, and `--help` lists them from the short help
+given here. A command added elsewhere goes into a `lazy` table below.
+"""
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 
 import click
-from flask.cli import FlaskGroup, with_appcontext
-
-from crisis.core.db import db
-from crisis.playbooks.commands import playbooks_cli
+from flask.cli import ScriptInfo, with_appcontext
 
 
 def _create_app():
@@ -23,7 +28,66 @@ def _create_app():
         sys.exit(2)
 
 
-@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False)
+class _LazyDb:
+    """`db` (crisis.core.db), imported when a command first touches it."""
+
+    def __getattr__(self, name):
+        from crisis.core.db import db as real
+
+        return getattr(real, name)
+
+
+db = _LazyDb()
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands in `lazy` ({name: ("module:attribute", short help)}) are imported
+    only when run."""
+
+    def __init__(self, *args, lazy: dict[str, tuple[str, str]] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lazy = dict(lazy or {})
+
+    def list_commands(self, ctx):
+        return sorted(set(super().list_commands(ctx)) | set(self.lazy))
+
+    def get_command(self, ctx, name):
+        if name in self.lazy and name not in self.commands:
+            module, attribute = self.lazy[name][0].split(":")
+            self.add_command(getattr(importlib.import_module(module), attribute), name)
+        return super().get_command(ctx, name)
+
+    def format_commands(self, ctx, formatter):
+        rows = []
+        for name in self.list_commands(ctx):
+            if name in self.lazy and name not in self.commands:
+                rows.append((name, self.lazy[name][1]))
+                continue
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(formatter.width - 6 - len(name))))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+class CrisisGroup(LazyGroup):
+    """The top group: commands that need the app get it from a ScriptInfo (as Flask's CLI does),
+    built when first asked for, never for `--help`."""
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        if parent is None and extra.get("obj") is None:
+            extra["obj"] = ScriptInfo(create_app=_create_app, set_debug_flag=False)
+        return super().make_context(info_name, args, parent=parent, **extra)
+
+
+@click.group(cls=CrisisGroup, lazy={
+    "playbooks": ("crisis.playbooks.commands:playbooks_cli",
+                  "Validate, show and simulate crisis playbooks (the city's crisis plan as data)."),
+    "keys": ("crisis.core.keys_cli:keys_cli", "Encryption keys of the sensitive columns (ENCRYPTION_KEYS)."),
+    "org": ("crisis.organisation.commands:org_cli",
+            "The city's organisation as data: validate and apply a city's YAML file."),
+})
 def main() -> None:
     """Crisis-response coordination: support to relatives after shootings and lethal violence."""
 
@@ -38,13 +102,23 @@ def db_cli() -> None:
 
 @db_cli.command("upgrade")
 @click.argument("revision", default="head")
+@click.option("--verbose", "-v", is_flag=True, help="Also show what Alembic does, step by step.")
 @with_appcontext
-def db_upgrade(revision: str) -> None:
-    """Create or update the schema to REVISION (default: head)."""
+def db_upgrade(revision: str, verbose: bool) -> None:
+    """Create or update the schema to REVISION (default: head): one line per migration applied."""
+    import logging
+
     from crisis.core import migrate
 
-    migrate.upgrade(db.engine, revision)
-    click.echo(f"Database at {revision} ({db.dialect}).")
+    if not verbose:
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+    applied = migrate.upgrade(db.engine, revision)
+    for number, title in applied:
+        click.echo(f"Applied {number}: {title}")
+    if not applied:
+        click.echo("Database up to date.")
+    if verbose:
+        click.echo(f"Database at {revision} ({db.dialect}).")
 
 
 @db_cli.command("downgrade")
@@ -83,7 +157,15 @@ def db_check() -> None:
 # -- users and tokens ---------------------------------------------------------
 
 
-@main.group("users")
+@main.group("users", cls=LazyGroup, lazy={
+    "reset-2fa": ("crisis.auth.twofactor:reset_two_factor_command",
+                  "Remove a user's two-factor login (a lost phone); they enrol again."),
+    "list": ("crisis.staff.commands:users_list", "Staff accounts: id, e-mail, roles, district, active."),
+    "invite": ("crisis.staff.commands:users_invite", "Invite a member of staff: a one-time link to set a password."),
+    "deactivate": ("crisis.staff.commands:users_deactivate", "Deactivate a member of staff (ends sessions and tokens)."),
+    "reactivate": ("crisis.staff.commands:users_reactivate", "Reactivate a deactivated member of staff."),
+    "reset-password": ("crisis.staff.commands:users_reset_password", "A one-time link to set a new password."),
+})
 def users_cli() -> None:
     """Staff accounts."""
 
@@ -122,7 +204,10 @@ def users_create(email, roles, password, name, phone, district_code) -> None:
     click.echo(f"Created user {user.id} {user.email} ({', '.join(sorted(r.value for r in user.roles))}).")
 
 
-@main.group("tokens")
+@main.group("tokens", cls=LazyGroup, lazy={
+    "list": ("crisis.staff.commands:tokens_list", "A user's API tokens: name, created, last used, expiry."),
+    "revoke": ("crisis.staff.commands:tokens_revoke", "Revoke an API token."),
+})
 def tokens_cli() -> None:
     """API bearer tokens."""
 
@@ -203,17 +288,3 @@ def serve(host: str, port: int, with_scheduler: bool) -> None:
     socketio.run(current_app._get_current_object(), host=host, port=port,
                  allow_unsafe_werkzeug=True, use_reloader=False)
 
-
-main.add_command(playbooks_cli, "playbooks")
-
-from crisis.auth.twofactor import reset_two_factor_command  # noqa: E402
-from crisis.core.keys_cli import keys_cli  # noqa: E402
-from crisis.organisation.commands import org_cli  # noqa: E402
-
-main.add_command(keys_cli, "keys")
-main.add_command(org_cli, "org")
-
-from crisis.staff.commands import register as _register_staff_commands  # noqa: E402
-
-_register_staff_commands(users_cli, tokens_cli)
-users_cli.add_command(reset_two_factor_command, "reset-2fa")

@@ -63,6 +63,15 @@ def _import_job_modules() -> None:
 
 def _wrap(app: Flask, job: Job):
     def run():
+        from crisis.core.logging import current_job
+
+        token = current_job.set(job.id)
+        try:
+            _run_in_context()
+        finally:
+            current_job.reset(token)
+
+    def _run_in_context():
         with app.app_context():
             try:
                 job.run()
@@ -72,6 +81,8 @@ def _wrap(app: Flask, job: Job):
             finally:
                 db.session.remove()
 
+    # Log lines and APScheduler's own messages name the job ("followups.remind"), not "_wrap.<locals>.run".
+    run.__name__ = run.__qualname__ = job.id
     return run
 
 
@@ -79,7 +90,7 @@ def build_scheduler(app: Flask) -> BackgroundScheduler:
     scheduler = BackgroundScheduler(timezone="UTC")
     for job in registered_jobs():
         scheduler.add_job(
-            _wrap(app, job), "interval", seconds=job.seconds, id=job.id,
+            _wrap(app, job), "interval", seconds=job.seconds, id=job.id, name=job.id,
             max_instances=1, coalesce=True, misfire_grace_time=job.seconds,
         )
     return scheduler

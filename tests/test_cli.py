@@ -25,17 +25,17 @@ def test_users_create_with_roles_and_phone(app, session):
 def test_users_create_refuses_unknown_role_and_short_password(app):
     bad_role = invoke(app, "users", "create", "a@example.se", "--role", "boss", "--password", "x" * 12)
     assert bad_role.exit_code == 2
-    assert "Unknown role 'boss'" in bad_role.output
+    assert "Okänd roll 'boss'" in bad_role.output  # Swedish first, also on the command line
     short = invoke(app, "users", "create", "a@example.se", "--role", "outreach", "--password", "short")
     assert short.exit_code == 2
-    assert "at least 10 characters" in short.output
+    assert "minst 10 tecken" in short.output
 
 
 def test_users_create_refuses_duplicate(app, create_user):
     create_user("outreach", email="dup@example.se")
     result = invoke(app, "users", "create", "dup@example.se", "--role", "outreach", "--password", "x" * 12)
     assert result.exit_code == 2
-    assert "already exists" in result.output
+    assert "Det finns redan en användare" in result.output
 
 
 def test_users_create_prompts_for_password(app, session):
@@ -89,6 +89,38 @@ def test_demo_user_can_log_in(app, client, session):
 
 
 def test_db_upgrade_is_repeatable(app):
-    result = invoke(app, "db", "upgrade")
+    result = invoke(app, "db", "upgrade", "--verbose")
     assert result.exit_code == 0
     assert "Database at head" in result.output
+
+
+def test_db_upgrade_says_up_to_date_in_one_line(app):
+    result = invoke(app, "db", "upgrade")
+    assert result.exit_code == 0, result.output
+    assert result.output == "Database up to date.\n"
+
+
+def test_db_upgrade_prints_one_line_per_migration_applied(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'new.sqlite3'}")
+    result = CliRunner().invoke(main, ["db", "upgrade"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "Applied 0001: initial schema"
+    assert all(line.startswith("Applied ") for line in lines) and len(lines) >= 2
+
+
+def test_help_and_playbook_validation_import_no_web_app_or_database():
+    """What keeps `crisis --help` and `crisis playbooks validate` fast (bench/cli_startup.py)."""
+    import subprocess
+    import sys
+
+    probe = ("import sys\nfrom crisis.cli import main\n"
+             "for args in (['--help'], ['playbooks', 'validate']):\n"
+             "    try:\n        main(args)\n    except SystemExit as exit:\n        assert not exit.code, exit\n"
+             "heavy = [m for m in ('crisis.app', 'sqlalchemy', 'flask_socketio', 'crisis.core.db') "
+             "if m in sys.modules]\n"
+             "print('HEAVY', heavy)\n")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert "HEAVY []" in result.stdout, result.stdout + result.stderr

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import phonenumbers
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -29,7 +30,7 @@ class AccountError(ValueError):
 def normalise_email(email: str) -> str:
     email = (email or "").strip().lower()
     if "@" not in email or email.startswith("@") or email.endswith("@") or " " in email:
-        raise AccountError(f"{email!r} is not an e-mail address.")
+        raise AccountError(_l("%(email)s is not an e-mail address.", email=repr(email)))
     return email
 
 
@@ -40,9 +41,9 @@ def normalise_phone(phone: str | None) -> str | None:
     try:
         parsed = phonenumbers.parse(phone, "SE")
     except phonenumbers.NumberParseException as exc:
-        raise AccountError("The phone number could not be read; write it as +46701234567.") from exc
+        raise AccountError(_l("The phone number could not be read; write it as +46701234567.")) from exc
     if not phonenumbers.is_valid_number(parsed):
-        raise AccountError("The phone number is not valid; write it as +46701234567.")
+        raise AccountError(_l("The phone number is not valid; write it as +46701234567."))
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -53,9 +54,9 @@ def parse_roles(roles: list[str] | tuple[str, ...]) -> list[Role]:
             parsed.append(Role(role.strip().lower()))
         except ValueError:
             known = ", ".join(r.value for r in Role)
-            raise AccountError(f"Unknown role {role!r}; use one of: {known}.") from None
+            raise AccountError(_l("Unknown role %(role)s; use one of: %(known)s.", role=repr(role), known=known)) from None
     if not parsed:
-        raise AccountError("Give the user at least one role.")
+        raise AccountError(_l("Give the user at least one role."))
     return parsed
 
 
@@ -72,9 +73,9 @@ def create_user(
 ) -> User:
     email = normalise_email(email)
     if session.scalar(select(User.id).where(User.email == email)) is not None:
-        raise AccountError(f"A user with e-mail {email} already exists.")
+        raise AccountError(_l("A user with e-mail %(email)s already exists.", email=email))
     if password is not None and len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(f"The password must have at least {MIN_PASSWORD_LENGTH} characters.")
+        raise AccountError(_l("The password must have at least %(num)s characters.", num=MIN_PASSWORD_LENGTH))
     user = User(
         email=email,
         name=(name or email.split("@")[0]).strip(),
@@ -91,7 +92,7 @@ def create_user(
 
 def set_password(user: User, password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(f"The password must have at least {MIN_PASSWORD_LENGTH} characters.")
+        raise AccountError(_l("The password must have at least %(num)s characters.", num=MIN_PASSWORD_LENGTH))
     user.password_hash = hash_password(password)
     user.session_generation += 1
 

@@ -1,7 +1,8 @@
 """The JSON API blueprint and its errors as RFC 9457 problem details.
 
 Capabilities add their endpoints to `api` in their own `api.py`; every error
-under /api/ is `application/problem+json` with a detail that says what to fix.
+under /api/ is `application/problem+json` with a detail that says what to fix,
+and a stable machine `code` (an ApiError may give its own as `code=`).
 """
 
 from __future__ import annotations
@@ -21,8 +22,17 @@ class ApiError(Exception):
         self.extra = extra
 
 
+#: A stable machine code per status, for clients to branch on (the `detail` is for people and is
+#: in the language asked for: Accept-Language, else the token user's language).
+CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+         406: "not_acceptable", 409: "conflict", 412: "precondition_failed", 413: "too_large",
+         415: "unsupported_media_type", 422: "unprocessable", 428: "precondition_required",
+         429: "too_many_requests", 500: "internal_error", 503: "unavailable"}
+
+
 def problem(status: int, title: str, detail: str, **extra):
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    body = {"type": "about:blank", "title": title, "status": status, "detail": str(detail),
+            "code": CODES.get(status, f"http_{status}")}
     body.update(extra)
     response = jsonify(body)
     response.status_code = status

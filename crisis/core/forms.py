@@ -36,3 +36,17 @@ def not_in_future(form, field):
 
     if field.data is not None and field.data > utcnow():
         raise ValidationError(_l("The time is in the future."))
+
+
+def show_error(form, error, fields: tuple[str, ...] | None = None) -> None:
+    """Say a service's refusal once: next to its field when the form shows that field (`fields`:
+    the ones the page shows errors for; default all of the form's), else as a flash message."""
+    from flask import flash
+
+    name = getattr(error, "field", None)
+    field = getattr(form, name, None) if name and form is not None else None
+    if field is not None and (fields is None or name in fields):
+        field.errors = [*list(field.errors), str(error)]
+    else:
+        flash(str(error), "error")
+

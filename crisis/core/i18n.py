@@ -6,7 +6,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from flask import request, session
+from flask import has_request_context, request, session
 from flask_babel import format_datetime
 from flask_login import current_user
 
@@ -17,6 +17,10 @@ TRANSLATIONS_DIR = Path(__file__).resolve().parents[1] / "translations"
 
 
 def select_locale() -> str:
+    if not has_request_context():  # a command, the scheduler: Swedish first
+        return DEFAULT_LANGUAGE
+    if request.path.startswith("/api/"):  # the API answers per Accept-Language, else the token user's language
+        return api_language()
     chosen = session.get("lang")
     if chosen in LANGUAGES:
         return chosen
@@ -27,6 +31,21 @@ def select_locale() -> str:
         # Swedish unless the browser asks for English before Swedish.
         if best == "en" and "sv" not in request.accept_languages.values():
             return "en"
+    return DEFAULT_LANGUAGE
+
+
+def api_language() -> str:
+    """The language of an API answer: the request's Accept-Language when it names sv or en,
+    else the (token) user's language, else Swedish. A browser session's chosen language first."""
+    chosen = session.get("lang")
+    if chosen in LANGUAGES:
+        return chosen
+    if request and request.headers.get("Accept-Language"):
+        best = request.accept_languages.best_match(LANGUAGES)
+        if best in LANGUAGES:
+            return best
+    if getattr(current_user, "is_authenticated", False) and current_user.language in LANGUAGES:
+        return current_user.language
     return DEFAULT_LANGUAGE
 
 

@@ -12,9 +12,16 @@ import json
 import logging
 import re
 import sys
+from contextvars import ContextVar
 from datetime import UTC, datetime
 
-PHONE = re.compile(r"(?<![\w])(?:\+|00)?\d[\d \-]{7,}\d(?![\w])")
+# A run of 9+ digits, spaces and dashes is a phone number ("+46701740605", "070-174 06 06"), unless it
+# starts with a date ("2026-12-01 15:04"); clock times ("15:04:42") have colons and never match.
+PHONE = re.compile(
+    r"(?<![\w\-])(?!(?:19|20)\d\d-[01]\d-[0-3]\d(?![\d\-]))(?:\+|00)?\d[\d \-]{7,}\d(?![\w])"
+)
+#: The scheduler job running in this thread ("followups.reminders"); its log lines carry it as `job`.
+current_job: ContextVar[str | None] = ContextVar("current_job", default=None)
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
 
 
@@ -42,6 +49,9 @@ class JsonFormatter(logging.Formatter):
         for key in ("event", "incident_id", "user_id", "request_id", "path", "status"):
             if hasattr(record, key):
                 entry[key] = getattr(record, key)
+        job = getattr(record, "job", None) or current_job.get()
+        if job:
+            entry["job"] = job
         if record.exc_info:
             entry["exception"] = redact(self.formatException(record.exc_info))
         return json.dumps(entry, ensure_ascii=False)

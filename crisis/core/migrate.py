@@ -20,11 +20,22 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+def upgrade(engine: Engine, revision: str = "head") -> list[tuple[str, str]]:
+    """Migrate to `revision`; returns the migrations applied, oldest first, as (revision, title)."""
+    from alembic.script import ScriptDirectory
+
     config = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as connection:
+        before = MigrationContext.configure(connection).get_current_heads()
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+        after = MigrationContext.configure(connection).get_current_heads()
+    if tuple(before) == tuple(after):
+        return []
+    script = ScriptDirectory.from_config(config)
+    applied = list(script.iterate_revisions(after, before or "base"))
+    applied = [s for s in applied if s.revision not in before]
+    return [(s.revision, (s.doc or "").splitlines()[0] if s.doc else "") for s in reversed(applied)]
 
 
 def downgrade(engine: Engine, revision: str) -> None:

@@ -16,12 +16,14 @@ _PATHS: dict[str, dict] = {}
 _SCHEMAS: dict[str, dict] = {
     "Problem": {
         "type": "object",
-        "required": ["title", "status", "detail"],
+        "required": ["title", "status", "detail", "code"],
         "properties": {
             "type": {"type": "string"},
             "title": {"type": "string"},
             "status": {"type": "integer"},
-            "detail": {"type": "string"},
+            "detail": {"type": "string", "description": "What to fix, in the language of Accept-Language "
+                                                         "(sv or en), else the token user's."},
+            "code": {"type": "string", "description": "A stable machine code (e.g. unprocessable, not_found)."},
         },
     },
 }

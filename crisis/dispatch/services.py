@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -306,11 +307,11 @@ def _check_target(session: Session, incident, purpose: str, task) -> None:
     if purpose not in PURPOSES:
         raise DispatchError(f"purpose must be one of: {', '.join(PURPOSES)}.")
     if incident.status == IncidentStatus.CLOSED:
-        raise DispatchError(f"Incident {incident.reference} is closed; reopen it before dispatching.")
+        raise DispatchError(_l("Incident %(ref)s is closed; reopen it before dispatching.", ref=incident.reference))
     if task is not None and task.incident_id != incident.id:
-        raise DispatchError(f"Task {task.id} belongs to another incident.")
+        raise DispatchError(_l("That task belongs to another incident."))
     if purpose == "visit" and task is None:
-        raise DispatchError("A dispatch to a visit names the visit's task.")
+        raise DispatchError(_l("A dispatch to a visit names the visit's task."))
 
 
 def _new_dispatch(session: Session, incident, *, purpose: str, task, team, user, actor, now: datetime) -> Dispatch:
@@ -334,7 +335,7 @@ def dispatch_team(session: Session, *, incident, team, actor, purpose: str = "in
     now = now or utcnow()
     _check_target(session, incident, purpose, task)
     if not team.members:
-        raise DispatchError(f"Team {team.name} has no members.")
+        raise DispatchError(_l("Team %(team)s has no members.", team=team.name))
     dispatch = _new_dispatch(session, incident, purpose=purpose, task=task, team=team, user=None,
                              actor=actor, now=now)
     first, skipped = _next_team_member(session, dispatch)
@@ -381,7 +382,7 @@ def dispatch_staff(session: Session, *, incident, users: Iterable[User], actor, 
     _check_target(session, incident, purpose, task)
     people = list(dict.fromkeys(users))
     if not people:
-        raise DispatchError("Choose at least one person to dispatch.")
+        raise DispatchError(_l("Choose at least one person to dispatch."))
     inactive = [u.id for u in people if not u.active]
     if inactive:
         raise DispatchError(f"Staff {', '.join(map(str, inactive))} are deactivated and cannot be dispatched.")

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from crisis.auth.models import Role
 from crisis.auth.permissions import login_required, roles_required
 from crisis.core.db import db, utcnow
+from crisis.core.forms import show_error
 from crisis.core.holidays import holiday_name, local_date
 from crisis.core.navigation import add_nav_item
 from crisis.followups import forms as followup_forms
@@ -264,7 +265,8 @@ def move(follow_up_id: int):
     follow_up = _working_follow_up(follow_up_id)
     form = RescheduleForm()
     if not form.validate_on_submit():
-        flash(_("Give a new date and time, and say why."), "error")
+        if not form.due_at.errors:  # the date's own error is shown by the date
+            flash(_("Give a new date and time, and say why."), "error")
         return render_follow_up(follow_up, reschedule_form=form, status=422)
     try:
         reschedule(db.session, follow_up, actor=current_user, due_at=form.due_at.data, reason=form.reason.data,
@@ -275,7 +277,7 @@ def move(follow_up_id: int):
         return render_follow_up(db.session.get(FollowUp, follow_up_id), reschedule_form=form, status=409)
     except FollowUpError as error:
         db.session.rollback()
-        flash(str(error), "error")
+        show_error(form, error, fields=("due_at",))  # once: by the date when it is about the date
         return render_follow_up(db.session.get(FollowUp, follow_up_id), reschedule_form=form, status=422)
     db.session.commit()
     day: date = local_date(follow_up.due_at)

@@ -15,6 +15,7 @@ import enum
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
 
@@ -27,6 +28,7 @@ from crisis.core.holidays import (
     local_date,
     working_day_after,
 )
+from crisis.core.labels import lazy_label
 from crisis.followups.models import FollowUp, FollowUpStatus
 from crisis.incidents.access import can_edit_incident, can_see_relative_details, is_assigned
 from crisis.incidents.models import ContactChannel, Incident, IncidentStatus, Relative
@@ -138,15 +140,15 @@ def _check_version(follow_up: FollowUp, expected_version: int | None) -> None:
 def _check_open(follow_up: FollowUp) -> None:
     if not is_open(follow_up):
         raise FollowUpError(
-            f"This follow-up is already {follow_up.status.value}; only a planned or not reached "
-            "follow-up can get an outcome or a new date.", "status",
+            _l("This follow-up is already %(status)s; only a planned or not reached follow-up can get an "
+               "outcome or a new date.", status=lazy_label("followup_status", follow_up.status)), "status",
         )
 
 
 def _clean_note(note: str | None) -> str | None:
     note = (note or "").strip()
     if len(note) > NOTE_MAX_LENGTH:
-        raise FollowUpError(f"The note is longer than {NOTE_MAX_LENGTH} characters.", "note")
+        raise FollowUpError(_l("The note is longer than %(num)s characters.", num=NOTE_MAX_LENGTH), "note")
     return note or None
 
 
@@ -193,8 +195,7 @@ def record_outcome(
     reason = None
     if result == FollowUpOutcome.DECLINED:
         if not decline_reason:
-            allowed = ", ".join(r.value for r in DeclineReason)
-            raise FollowUpError(f"Say why the relative declined: one of {allowed}.", "decline_reason")
+            raise FollowUpError(_l("Say why the relative declined."), "decline_reason")
         reason = _parse(DeclineReason, decline_reason, "decline_reason")
     relative = follow_up.relative
     before = {"status": follow_up.status.value, "due_at": _iso(follow_up.due_at)}
@@ -285,9 +286,9 @@ def reschedule(
                             "(e.g. 2026-06-22T10:00:00+02:00).", "due_at")
     due_at = due_at.astimezone(UTC)
     if local_date(due_at) < local_date(now):
-        raise FollowUpError("The new date is in the past; pick today or a later day.", "due_at")
+        raise FollowUpError(_l("The new date is in the past; pick today or a later day."), "due_at")
     if due_at > now + RESCHEDULE_HORIZON:
-        raise FollowUpError("The new date is more than two years ahead; check the year.", "due_at")
+        raise FollowUpError(_l("The new date is more than two years ahead; check the year."), "due_at")
     before = follow_up.due_at
     if due_at == before:
         return follow_up

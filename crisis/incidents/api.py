@@ -347,7 +347,12 @@ def incident_timeline(incident_id: int):
     has_more = len(events) > args["limit"]
     events = events[: args["limit"]]
     next_after = events[-1].id if events else args.get("after")
-    return {"items": [e.as_json() for e in events], "has_more": has_more, "next_after": next_after}
+    from crisis.core.i18n import api_language
+    from crisis.timeline.render import events_json
+
+    # `type` and `data` are the facts; `summary` is their sentence in the caller's language.
+    return {"items": events_json(events, api_language(), db.session), "has_more": has_more,
+            "next_after": next_after}
 
 
 # -- the published description ---------------------------------------------------------------

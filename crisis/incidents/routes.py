@@ -16,6 +16,8 @@ from sqlalchemy.orm import selectinload
 from crisis.auth.models import Role, User
 from crisis.auth.permissions import login_required, roles_required
 from crisis.core.db import db, utcnow
+from crisis.core.forms import show_error
+from crisis.core.labels import organisation_name
 from crisis.core.navigation import add_nav_item
 from crisis.incidents import access, labels, services
 from crisis.incidents.forms import (
@@ -75,10 +77,8 @@ def require_edit(incident: Incident) -> None:
 
 
 def show_service_error(form, error: services.IncidentError) -> None:
-    field = getattr(form, error.field, None) if error.field else None
-    if field is not None:
-        field.errors = [*list(field.errors), str(error)]
-    flash(str(error), "error")
+    """Once: next to the field it is about, or as a flash message when it is about no field."""
+    show_error(form, error)
 
 
 # -- list -----------------------------------------------------------------------
@@ -212,8 +212,15 @@ def render_incident(incident: Incident, *, facts_form=None, relative_form=None, 
     relative_form.person_id.choices = [(0, _("Not stated"))] + [(p.id, p.label) for p in incident.persons]
     return render_template(
         "incidents/show.html", incident=incident, phases=grouped, now=utcnow(), can_edit=can_edit,
-        facts_form=facts_form, relative_form=relative_form,
+        facts_form=facts_form, relative_form=relative_form, opted_out=_opted_out_relatives(incident),
     ), status
+
+
+def _opted_out_relatives(incident: Incident) -> set[int]:
+    """Relatives whose number replied STOP: no SMS reaches them (shown on the incident)."""
+    from crisis.messaging.services import is_opted_out
+
+    return {r.id for r in incident.relatives if r.phone_digest and is_opted_out(db.session, r.phone)}
 
 
 @bp.post("/incidents/<int:incident_id>/facts")
@@ -340,7 +347,9 @@ def render_relative(relative: Relative, *, consent_form=None, contact_form=None,
         select(Task).where(Task.relative_id == relative.id, Task.status != TaskStatus.CANCELLED)
         .order_by(Task.due_at.is_(None), Task.due_at)
     ).all()
-    suggested = sorted({code for t in tasks for code in (t.suggested_referrals or [])})
+    # Organisations by their names, never their codes (crisis.core.labels).
+    suggested = sorted({organisation_name(db.session, code)
+                        for t in tasks for code in (t.suggested_referrals or [])})
     call_allowed = bool(relative.phone) and relative.consent.value == "given" and not relative.protected_identity
     return render_template(
         "incidents/relative.html", relative=relative, incident=incident, can_edit=can_edit,

@@ -11,12 +11,14 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from crisis.auth.models import User
 from crisis.core.crypto import keyring
 from crisis.core.db import utcnow
+from crisis.core.labels import lazy_label
 from crisis.incidents.access import assign
 from crisis.incidents.models import (
     AffectedPerson,
@@ -60,8 +62,8 @@ class StaleVersion(IncidentError):
     """Someone else changed the row first."""
 
     def __init__(self, current_version: int):
-        super().__init__(f"Changed by someone else in the meantime (now version {current_version}); "
-                         "reload and apply your change again.")
+        super().__init__(_l("Changed by someone else in the meantime (now version %(version)s); reload and "
+                            "apply your change again.", version=current_version))
         self.current_version = current_version
 
 
@@ -113,9 +115,10 @@ def activate_incident(
     reported_at = _aware(reported_at, "reported_at")
     now = utcnow()
     if occurred_at > now:
-        raise IncidentError("occurred_at is in the future; give the time the incident happened.", "occurred_at")
+        raise IncidentError(_l("The time of the incident is in the future; give the time it happened."),
+                            "occurred_at")
     if reported_at is not None and reported_at < occurred_at:
-        raise IncidentError("reported_at is before occurred_at.", "reported_at")
+        raise IncidentError(_l("The report time is before the incident happened."), "reported_at")
     district = session.get(District, district_id)
     if district is None:
         raise IncidentError(f"No district with id {district_id}.", "district_id")
@@ -182,7 +185,8 @@ def update_incident(session: Session, incident: Incident, *, actor: User,
         if name in facts:
             value = _aware(facts[name], name)
             if value is not None and value < incident.occurred_at and name != "judgment_at":
-                raise IncidentError(f"{name} is before the incident occurred.", name)
+                raise IncidentError(_l("%(fact)s is before the incident occurred.",
+                                        fact=lazy_label("incident_fact", name, capital=True)), name)
             setattr(incident, name, value)
     if "threat_level" in facts:
         incident.threat_level = _enum(ThreatLevel, facts["threat_level"], "threat_level")
@@ -228,7 +232,7 @@ def add_person(session: Session, incident: Incident, *, actor: User, outcome: st
                death_at: datetime | None = None, gender: str = "unknown", age_band: str = "unknown",
                case_worker_id: int | None = None, name: str | None = None) -> AffectedPerson:
     if case_worker_id is not None and session.get(User, case_worker_id) is None:
-        raise IncidentError(f"No staff member with id {case_worker_id}.", "case_worker_id")
+        raise IncidentError(_l("No staff member with id %(id)s.", id=case_worker_id), "case_worker_id")
     person = AffectedPerson(
         incident_id=incident.id, label=f"Person {len(incident.persons) + 1}",
         outcome=_enum(Outcome, outcome, "outcome"), death_at=_aware(death_at, "death_at"),
@@ -250,12 +254,13 @@ def set_person_case_worker(session: Session, person: AffectedPerson, *, actor: U
                            case_worker_id: int | None) -> None:
     """Record that the person concerned is a client of social services, and whose."""
     if case_worker_id is not None and session.get(User, case_worker_id) is None:
-        raise IncidentError(f"No staff member with id {case_worker_id}.", "case_worker_id")
+        raise IncidentError(_l("No staff member with id %(id)s.", id=case_worker_id), "case_worker_id")
     for relative in person.incident.relatives:
         if relative.person_id == person.id and case_worker_id and relative.contact_person_id == case_worker_id:
             raise IncidentError(
-                f"That case worker is already contact person for {relative.label}; change the relative's "
-                "contact person first (a relative must not get the case worker of the person concerned).",
+                _l("That case worker is already contact person for %(label)s; change the relative's contact "
+                   "person first (a relative must not get the case worker of the person concerned).",
+                   label=relative.label),
                 "case_worker_id",
             )
     person.case_worker_id = case_worker_id
@@ -289,19 +294,19 @@ def add_relative(
     relation_value = _enum(Relation, relation, "relation")
     band = _enum(AgeBand, age_band, "age_band")
     if is_child and band not in (AgeBand.CHILD_0_12, AgeBand.CHILD_13_17, AgeBand.UNKNOWN):
-        raise IncidentError("A child relative needs the age band 0-12, 13-17 or unknown.", "age_band")
+        raise IncidentError(_l("A child relative needs the age band 0-12, 13-17 or unknown."), "age_band")
     if not is_child and band in (AgeBand.CHILD_0_12, AgeBand.CHILD_13_17):
-        raise IncidentError("An adult relative cannot have a child age band; tick 'child' or change it.",
+        raise IncidentError(_l("An adult relative cannot have a child age band; tick 'child' or change it."),
                             "age_band")
     language = (language or "sv").strip().lower()
     if not (2 <= len(language) <= 8 and language.replace("-", "").isalpha()):
-        raise IncidentError("language must be a language code such as sv, en, ar, so, ti.", "language")
+        raise IncidentError(_l("The language must be a language code such as sv, en, ar, so, ti."), "language")
     try:
         phone = normalise_phone(phone)
     except AccountError as exc:
         raise IncidentError(str(exc), "phone") from None
     if person_id is not None and person_id not in {p.id for p in incident.persons}:
-        raise IncidentError(f"Person {person_id} does not belong to this incident.", "person_id")
+        raise IncidentError(_l("Person %(id)s does not belong to this incident.", id=person_id), "person_id")
     label = f"Anhörig {len(incident.relatives) + 1}"
     relative = Relative(
         incident_id=incident.id, person_id=person_id, label=label, name=(name or "").strip() or None,
@@ -331,15 +336,15 @@ def add_relative(
 def _check_contact_person(session: Session, relative: Relative, user_id: int) -> User:
     user = session.get(User, user_id)
     if user is None or not user.active:
-        raise IncidentError(f"No active staff member with id {user_id}.", "contact_person_id")
+        raise IncidentError(_l("No active staff member with id %(id)s.", id=user_id), "contact_person_id")
     # Seed 000, "Råd och stöd": "Om en person är aktuell inom socialtjänsten
     # bör inte samma handläggare utses för personens anhörige."
     persons = [relative.person] if relative.person is not None else relative.incident.persons
     for person in persons:
         if person is not None and person.case_worker_id == user_id:
             raise IncidentError(
-                f"{user.name} is the case worker of {person.label}, the person concerned; a relative must "
-                "not get the same case worker. Choose another contact person.",
+                _l("%(name)s is the case worker of %(person)s, the person concerned; a relative must not get "
+                   "the same case worker. Choose another contact person.", name=user.name, person=person.label),
                 "contact_person_id",
             )
     return user
@@ -375,16 +380,16 @@ def record_consent(
         raise IncidentError("state must be given, declined or withdrawn.", "state")
     scopes = [_enum(ConsentScope, s, "scope").value for s in (scope or [ConsentScope.CONTACT.value])]
     if consent == ConsentState.GIVEN and ConsentScope.CONTACT.value not in scopes:
-        raise IncidentError("Consent that is given must at least cover contact.", "scope")
+        raise IncidentError(_l("Consent that is given must at least cover contact."), "scope")
     if method not in ("verbal", "written"):
         raise IncidentError("method must be verbal or written.", "method")
     if given_by not in ("relative", "guardian"):
         raise IncidentError("given_by must be relative or guardian.", "given_by")
     if relative.is_child and consent == ConsentState.GIVEN and given_by != "guardian":
-        raise IncidentError("For a child, consent is given by the guardian (vårdnadshavare).", "given_by")
+        raise IncidentError(_l("For a child, consent is given by the guardian (vårdnadshavare)."), "given_by")
     decided_at = _aware(decided_at, "decided_at") or utcnow()
     if decided_at > utcnow():
-        raise IncidentError("decided_at is in the future.", "decided_at")
+        raise IncidentError(_l("The time of the decision is in the future."), "decided_at")
     record = ConsentRecord(
         relative_id=relative.id, state=consent, scope=scopes, method=method, given_by=given_by,
         decided_at=decided_at, recorded_by_id=actor.id, note=(note or "").strip() or None,
@@ -435,10 +440,11 @@ def refer(session: Session, relative: Relative, *, actor: User, organisation_cod
                                           SupportOrganisation.active.is_(True))
     )
     if organisation is None:
-        raise IncidentError(f"No support organisation {organisation_code!r}.", "organisation")
+        raise IncidentError(_l("No support organisation %(code)s.", code=repr(organisation_code)), "organisation")
     if not consent_covers(relative, ConsentScope.REFERRAL.value):
         raise IncidentError(
-            f"{relative.label} has not consented to referral; record consent with scope 'referral' first.",
+            _l("%(label)s has not consented to referral; record consent that covers referral first.",
+               label=relative.label),
             "organisation",
         )
     referral = Referral(relative_id=relative.id, organisation_id=organisation.id, referred_by_id=actor.id,

@@ -59,7 +59,10 @@ def list_events_after():
         _visible_incident(incident_id)
     events, has_more = dashboard.events_after(db.session, current_user, after,
                                               incident_id=incident_id, limit=limit)
-    return {"items": [e.as_json() for e in events], "has_more": has_more}
+    from crisis.core.i18n import api_language
+    from crisis.timeline.render import events_json
+
+    return {"items": events_json(events, api_language(), db.session), "has_more": has_more}
 
 
 @api.get("/dashboard")

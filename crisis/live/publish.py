@@ -2,7 +2,8 @@
 
 `record_event` hands each event to the publishers only after its transaction
 commits (crisis.timeline.services), so the dashboard shows exactly what the
-timeline records. The event goes out as `TimelineEvent.as_json()` on the
+timeline records. The event goes out as `event_payload(event)` (the facts plus
+the rendered sentence in sv and en) on the
 `/live` namespace to:
 
 - `dashboard` (everyone who may see every incident),
@@ -56,12 +57,36 @@ def rooms_for(event: TimelineEvent) -> list[str]:
     return rooms
 
 
+def event_payload(event: TimelineEvent) -> dict:
+    """The socket payload: the facts, and the sentence in every language (crisis.timeline.render).
+
+    One emit reaches readers of both languages, so the payload carries both:
+    `summaries` {"sv": ..., "en": ...}, and `summary` in Swedish. Rendered with
+    a session of its own: this runs after the commit, where the committing
+    session must not emit SQL.
+    """
+    from sqlalchemy.orm import Session
+
+    from crisis.timeline.render import LANGUAGES, render
+
+    payload = event.as_json()
+    try:
+        with Session(db.engine) as session:
+            summaries = {lang: render(event, lang, session) for lang in LANGUAGES}
+    except Exception:  # the event still goes out; the page fetches its text on the next refresh
+        log.exception("live: rendering timeline event %s failed", event.id)
+        return payload
+    payload["summary"] = summaries["sv"]
+    payload["summaries"] = summaries
+    return payload
+
+
 def publish_event(event: TimelineEvent) -> None:
     if socketio.server is None:  # no app built in this process: nothing to publish through
         return
     try:
         # One emit to all rooms: a socket in several of them gets the event once.
-        socketio.emit(EVENT, event.as_json(), namespace=NAMESPACE, to=rooms_for(event))
+        socketio.emit(EVENT, event_payload(event), namespace=NAMESPACE, to=rooms_for(event))
     except Exception:  # the commit stands; a reconnecting client fetches the event
         log.exception("live: publishing timeline event %s failed", event.id)
     if event.type == "user.deactivated" and event.subject_id is not None:

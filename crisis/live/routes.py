@@ -49,6 +49,16 @@ def incident_href(incident_id: int) -> str | None:
         return None
 
 
+def _summaries(events) -> dict[int, str]:
+    """Each feed event's sentence in the reader's language (crisis.timeline.render)."""
+    from flask_babel import get_locale
+
+    from crisis.timeline.render import render_events
+
+    return {e.id: s for e, s in zip(events, render_events(events, str(get_locale() or "sv"), db.session),
+                                    strict=True)}
+
+
 @bp.get("/dashboard", endpoint="dashboard")
 @login_required
 def show_dashboard():
@@ -66,6 +76,7 @@ def show_dashboard():
         cards=cards,
         teams=dashboard.team_availability(db.session) if everything else None,
         events=events,
+        summaries=_summaries(events),
         references=known,
         sees_everything=everything,
         resume_after=dashboard.resume_after(db.session, current_user, now),

@@ -22,6 +22,7 @@ PURPOSE_LABELS = {
     "inbound": _l("Incoming"),
     "followup_reminder": _l("Follow-up reminder"),
     "task_overdue": _l("Overdue task"),
+    "overdue_escalation": _l("Overdue notice"),
     "morning_summary": _l("Morning summary"),
 }
 

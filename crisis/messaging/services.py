@@ -498,11 +498,9 @@ def _record_opt_out_events(session: Session, number: str, *, opted_out: bool, ke
     staff, relatives = people_with_number(session, number)
     data = {"keyword": keyword, "source": source}
     for user in staff:
-        record_event(session, kind="message", type=type_, actor="sms", subject=None,
-                     summary=f"Staff {user.id} {verb} SMS ({keyword})", data={**data, "user_id": user.id})
-        # Issue 12: shown on the staff member's profile and team page.
+        # Staff reachability is in the staff record (shown on their profile): user.opted_out / user.opted_in.
         record_event(session, kind="staff", type="user.opted_out" if opted_out else "user.opted_in", actor="sms",
-                     subject=user, summary=f"Staff {user.id} {verb} SMS", data={"user_id": user.id})
+                     subject=user, summary=f"Staff {user.id} {verb} SMS ({keyword})", data={"user_id": user.id})
     for relative in relatives:
         record_event(session, kind="message", type=type_, actor="sms", incident_id=relative.incident_id,
                      summary=f"{relative.label} {verb} SMS ({keyword})",

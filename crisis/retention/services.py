@@ -45,6 +45,7 @@ from crisis.messaging.models import Message
 from crisis.referrals.models import Referral
 from crisis.tasks.models import Task
 from crisis.timeline.models import AccessLog, TimelineEvent
+from crisis.timeline.render import render as render_event
 from crisis.timeline.services import log_access, record_event
 
 RETENTION_ACTOR = "retention"
@@ -369,8 +370,8 @@ def data_subject_export(session: Session, relative: Relative, *, actor, reason: 
             for a in accesses
         ],
         "timeline": [
-            {"at": _iso(e.occurred_at), "type": e.type, "summary": e.summary, "actor": staff(e.actor_id)
-             if e.actor_id else e.actor_label}
+            {"at": _iso(e.occurred_at), "type": e.type, "summary": render_event(e, "sv", session),
+             "actor": staff(e.actor_id) if e.actor_id else e.actor_label}
             for e in events
         ],
     }

@@ -12,6 +12,7 @@ from sqlalchemy.orm import selectinload
 from crisis.auth.models import Role
 from crisis.auth.permissions import login_required
 from crisis.core.db import db, utcnow
+from crisis.core.forms import show_error
 from crisis.core.navigation import add_nav_item
 from crisis.incidents import access
 from crisis.incidents.services import IncidentError, StaleVersion
@@ -113,7 +114,7 @@ def update(task_id: int):
         return render_task(fresh, kept, 409)
     except (IncidentError, ValueError) as error:
         db.session.rollback()
-        flash(str(error), "error")
+        show_error(form, error, fields=("note", "status"))  # once: by the field the page shows, else a flash
         return render_task(db.session.get(Task, task_id), form, 422)
     db.session.commit()
     flash(_("Saved."), "success")

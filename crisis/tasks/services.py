@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from crisis.auth.models import User
 from crisis.core.db import utcnow
+from crisis.core.labels import lazy_label
 from crisis.incidents.access import assign
 from crisis.incidents.models import Incident
 from crisis.incidents.services import IncidentError, StaleVersion, record_first_contact
@@ -58,7 +60,9 @@ def update_task(
             raise TaskError(f"status must be one of: {allowed}.", "status") from None
         if new_status != task.status:
             if new_status not in TRANSITIONS[task.status]:
-                raise TaskError(f"A task that is {task.status.value} cannot become {new_status.value}.", "status")
+                raise TaskError(_l("A task that is %(before)s cannot become %(after)s.",
+                                   before=lazy_label("task_status", task.status),
+                                   after=lazy_label("task_status", new_status)), "status")
             data["status"] = {"before": task.status.value, "after": new_status.value}
             task.status = new_status
             task.completed_at = utcnow() if new_status == TaskStatus.DONE else None
@@ -74,7 +78,7 @@ def update_task(
     if note is not None:
         note = note.strip()
         if len(note) > 5000:
-            raise TaskError("The note is longer than 5000 characters.", "note")
+            raise TaskError(_l("The note is longer than %(num)s characters.", num=5000), "note")
         if note != (task.note or ""):
             task.note = note or None
             data["note"] = "changed"  # the note itself is encrypted and stays out of the timeline
@@ -82,7 +86,7 @@ def update_task(
         if owner_user_id is not None:
             owner = session.get(User, owner_user_id)
             if owner is None or not owner.active:
-                raise TaskError(f"No active staff member with id {owner_user_id}.", "owner_user_id")
+                raise TaskError(_l("No active staff member with id %(id)s.", id=owner_user_id), "owner_user_id")
             assign(session, owner_user_id, task.incident_id)
         if owner_user_id != task.owner_user_id:
             data["owner_user_id"] = {"before": task.owner_user_id, "after": owner_user_id}
@@ -125,9 +129,9 @@ def create_task(
     """An ad hoc task that no playbook step foresaw."""
     title = (title or "").strip()
     if not title:
-        raise TaskError("Give the task a title.", "title")
+        raise TaskError(_l("Give the task a title."), "title")
     if len(title) > 300:
-        raise TaskError("The title is longer than 300 characters.", "title")
+        raise TaskError(_l("The title is longer than %(num)s characters.", num=300), "title")
     try:
         category_value = TaskCategory(category)
     except ValueError:
@@ -140,7 +144,7 @@ def create_task(
     if owner_user_id is not None:
         owner = session.get(User, owner_user_id)
         if owner is None or not owner.active:
-            raise TaskError(f"No active staff member with id {owner_user_id}.", "owner_user_id")
+            raise TaskError(_l("No active staff member with id %(id)s.", id=owner_user_id), "owner_user_id")
         assign(session, owner_user_id, incident.id)
     task = Task(incident_id=incident.id, relative_id=relative_id, title={"sv": title, "en": title},
                 description={"sv": description, "en": description} if description else None,

@@ -4,8 +4,8 @@ for log review (loggkontroll). Read-only; nothing here writes.
 The timeline is the append-only events of the incident, with the access-log
 entries of its relatives merged in by time, so that a reviewer sees in one
 place what was done and who looked at whose record. Events carry labels
-("Anhörig 2"), references and ids, never a relative's name or number; the
-entries below keep it that way. Staff are named: "who did what" is the point
+("Anhörig 2"), references and ids, never a relative's name or number; their
+sentences are rendered when read (crisis.timeline.render) and keep it that way. Staff are named: "who did what" is the point
 of a case review.
 """
 
@@ -22,7 +22,6 @@ from sqlalchemy.orm import Session, aliased
 from crisis.auth.models import User
 from crisis.core.holidays import STOCKHOLM
 from crisis.incidents.models import Incident, IncidentAssignment, Relative
-from crisis.tasks.models import Task
 from crisis.timeline.models import AccessLog, TimelineEvent
 
 ACCESS = "access"
@@ -38,7 +37,8 @@ KINDS = {
     ACCESS: _l("Record access"),
 }
 PROCESS_ACTORS = {"system": _l("System"), "scheduler": _l("Scheduler"), "sms": _l("SMS service"),
-                  "twilio": _l("SMS provider")}
+                  "twilio": _l("SMS provider"), "retention": _l("Retention"),
+                  "admin-cli": _l("Administrator (command line)")}
 ACCESS_ACTIONS = {
     "view": _l("Opened the record of %(label)s"),
     "export": _l("Exported the record of %(label)s"),
@@ -52,7 +52,11 @@ def kind_label(kind: str) -> str:
 
 
 def actor_label(label: str) -> str:
-    return str(PROCESS_ACTORS.get(label, label or PROCESS_ACTORS["system"]))
+    from crisis.core.labels import humanise
+
+    if not label:
+        return str(PROCESS_ACTORS["system"])
+    return str(PROCESS_ACTORS.get(label) or humanise(label))
 
 
 def access_summary(action: str, relative_label: str) -> str:
@@ -109,39 +113,37 @@ def kind_counts(session: Session, incident: Incident, *, include_access: bool) -
 
 
 def _event_entries(session: Session, incident: Incident, kinds: set[str] | None, language: str) -> list[Entry]:
+    from crisis.timeline.render import Names, render_events
+
     query = (select(TimelineEvent, User.name).outerjoin(User, TimelineEvent.actor_id == User.id)
              .where(TimelineEvent.incident_id == incident.id))
     if kinds is not None:
         query = query.where(TimelineEvent.kind.in_(sorted(kinds)))
     rows = session.execute(query.order_by(TimelineEvent.occurred_at, TimelineEvent.id)).all()
-    relatives = {r.id: r.label for r in incident.relatives}
-    task_ids = {e.subject_id for e, _ in rows if e.subject_type == "task" and e.subject_id}
-    task_ids |= {e.data.get("task_id") for e, _ in rows if isinstance(e.data, dict) and e.data.get("task_id")}
-    tasks = {t.id: t.title_in(language) for t in session.scalars(
-        select(Task).where(Task.id.in_(sorted(i for i in task_ids if isinstance(i, int)))))} if task_ids else {}
+    # The sentence of each event, rendered now in the reader's language (crisis.timeline.render).
+    summaries = render_events([event for event, _name in rows], language, session)
+    names = Names(session, language)
     return [
         Entry(at=event.occurred_at, kind=event.kind, type=event.type,
               actor=name if event.actor_id and name else actor_label(event.actor_label),
-              summary=event.summary, concerns=_concerns(event, incident, relatives, tasks),
-              event_id=event.id)
-        for event, name in rows
+              summary=summary, concerns=_concerns(event, incident, names, summary), event_id=event.id)
+        for (event, name), summary in zip(rows, summaries, strict=True)
     ]
 
 
-def _concerns(event: TimelineEvent, incident: Incident, relatives: dict[int, str], tasks: dict[int, str]) -> str:
+def _concerns(event: TimelineEvent, incident: Incident, names, summary: str = "") -> str:
+    """What the event concerns that its sentence does not already say (a task, a relative, a dispatch)."""
     data = event.data if isinstance(event.data, dict) else {}
     parts: list[str] = []
     task_id = event.subject_id if event.subject_type == "task" else data.get("task_id")
-    if task_id in tasks:
-        parts.append(tasks[task_id])
+    if task_id:
+        parts.append(names.task(task_id))
     relative_id = event.subject_id if event.subject_type == "relative" else data.get("relative_id")
-    if relative_id in relatives:
-        parts.append(relatives[relative_id])
-    if event.type.startswith("followup.") and data.get("label"):
-        parts.append(_("follow-up %(label)s", label=data["label"]))
+    if relative_id:
+        parts.append(names.relative(relative_id))
     if event.subject_type == "dispatch" and event.subject_id:
         parts.append(f"{incident.reference}-{event.subject_id}")
-    return " · ".join(parts)
+    return " · ".join(part for part in parts if part not in summary)
 
 
 def _access_entries(session: Session, incident: Incident) -> list[Entry]:

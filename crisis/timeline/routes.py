@@ -40,6 +40,34 @@ def language() -> str:
     return str(get_locale() or "sv")
 
 
+@bp.app_template_global("word")
+def word(group: str, code) -> str:
+    """`{{ word("task_status", task.status) }}`: a code in words (crisis.core.labels), on any page."""
+    from crisis.core.labels import label
+
+    return label(group, code)
+
+
+@bp.app_template_global("words")
+def words(group: str, codes) -> str:
+    from crisis.core.labels import labels
+
+    return labels(group, codes)
+
+
+@bp.app_template_filter("event_text")
+def event_text(event) -> str:
+    """`{{ event|event_text }}`: a timeline event's sentence in the reader's language, on any page."""
+    from flask import g
+
+    from crisis.timeline.render import Names, render
+
+    names = getattr(g, "_event_names", None)
+    if names is None or names.language != language():
+        names = g._event_names = Names(db.session, language())
+    return render(event, names.language, db.session, names)
+
+
 def visible_incident_or_404(incident_id: int) -> Incident:
     incident = db.session.get(Incident, incident_id)
     if incident is None:
@@ -76,6 +104,15 @@ def load_entries(incident: Incident, kinds: set[str] | None) -> list[casefile.En
                                      language=language())
 
 
+def playbook_title(incident: Incident) -> str:
+    """The playbook by its title in the reader's language (its id only if it has none)."""
+    from crisis.core.i18n import lang_text
+
+    snapshot = incident.playbook_snapshot
+    title = (snapshot.content or {}).get("title")
+    return lang_text(title, language()) if isinstance(title, dict) and title else snapshot.playbook_id
+
+
 def incident_facts(incident: Incident) -> list[tuple[str, str]]:
     def when(value):
         return format_datetime(value, "short") if value else "–"
@@ -89,7 +126,7 @@ def incident_facts(incident: Incident) -> list[tuple[str, str]]:
         (_("Activated"), when(incident.activated_at)),
         (_("Coordinator"), incident.coordinator.name if incident.coordinator else "–"),
         (_("Police reference"), incident.police_reference or "–"),
-        (_("Playbook"), f"{incident.playbook_snapshot.playbook_id} v{incident.playbook_snapshot.version}"),
+        (_("Playbook"), f"{playbook_title(incident)} v{incident.playbook_snapshot.version}"),
     ]
     if incident.closed_at:
         facts.append((_("Closed"), when(incident.closed_at)))
@@ -131,11 +168,12 @@ def timeline_csv(incident_id: int):
     entries = load_entries(incident, selected_kinds())
     out = io.StringIO()
     writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
-    writer.writerow([_("Time (Stockholm)"), _("Kind"), _("Event"), _("Who"), _("What"), _("Concerns"),
+    # The same sentences as the page and the PDF (crisis.timeline.render); no codes.
+    writer.writerow([_("Time (Stockholm)"), _("Kind"), _("Who"), _("What"), _("Concerns"),
                      _("Not assigned"), _("Reason given")])
     for entry in entries:
         writer.writerow([format_datetime(entry.at, "yyyy-MM-dd HH:mm:ss"), casefile.kind_label(entry.kind),
-                         entry.type, entry.actor, entry.summary, entry.concerns,
+                         entry.actor, entry.summary, entry.concerns,
                          _("yes") if entry.flagged else "", entry.reason or ""])
     return csv_response(out.getvalue(), timeline_filename(incident, "csv"))
 
@@ -236,7 +274,7 @@ def access_log_csv():
     for row in rows:
         writer.writerow([format_datetime(row.at, "yyyy-MM-dd HH:mm:ss"), row.user_name, row.user_id or "",
                          row.relative_label, _("yes") if row.protected_identity else "", row.incident_reference,
-                         row.action, row.reason or "", _("yes") if row.flagged else "",
+                         word("access_action", row.action), row.reason or "", _("yes") if row.flagged else "",
                          _("yes") if row.assigned_now else ""])
     return csv_response(out.getvalue(), f"access-log-{local_date(utcnow()).isoformat()}.csv")
 

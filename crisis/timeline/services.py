@@ -4,6 +4,11 @@ A service function mutates its rows and calls `record_event` in the same
 session; the event commits with the change or not at all, and only after the
 commit is it handed to the publishers (the live dashboard), so the timeline,
 the audit trail and the dashboard can never disagree.
+
+An event's truth is its `type` and `data` (ids, codes, values); the text
+people read is rendered from them when read, in the reader's language
+(crisis.timeline.render). `summary` may still be passed; it is kept as a
+developer's note and never shown.
 """
 
 from __future__ import annotations
@@ -43,7 +48,7 @@ def record_event(
     *,
     kind: str,
     type: str,
-    summary: str,
+    summary: str | None = None,
     actor=None,
     incident_id: int | None = None,
     subject=None,
@@ -53,7 +58,7 @@ def record_event(
         incident_id=incident_id,
         kind=kind,
         type=type,
-        summary=summary[:300],
+        summary=(summary or "")[:300],
         subject_type=type.split(".")[0] if subject is not None else None,
         subject_id=getattr(subject, "id", subject) if subject is not None else None,
         data=data or {},

@@ -98,7 +98,9 @@
     }
     var summary = document.createElement("span");
     summary.className = "live-summary";
-    summary.textContent = event.summary;
+    // The sentence in the page's language (the payload carries sv and en; see crisis/live/publish.py).
+    var lang = document.documentElement.lang || "sv";
+    summary.textContent = (event.summaries && event.summaries[lang]) || event.summary;
     item.append(summary);
     // Newest first, in id order even when an older event arrives late.
     var before = null;

@@ -25,7 +25,9 @@ class ApiCaller:
         return self._tokens[user.id]
 
     def request(self, method: str, path: str, *, as_=None, headers=None, **kwargs):
-        headers = dict(headers or {})
+        # The messages below are asserted in English; the API answers per Accept-Language (a test of
+        # its own asks for Swedish).
+        headers = {"Accept-Language": "en", **dict(headers or {})}
         if as_ is not None:
             headers["Authorization"] = f"Bearer {self.token(as_)}"
         # A real request starts with an empty session; the test's objects must not leak into it.

@@ -77,7 +77,7 @@ def test_activation_refuses_bad_values_with_what_to_send(api, staff):
         ({"persons": 21}, "persons", "at most 20"),
         ({"police_reference": "x" * 65}, "police_reference", "at most 64"),
         ({"place": "Farsta\x00"}, "place", "NUL"),
-        ({"reported_at": hours_ago(2)}, "reported_at", "before occurred_at"),
+        ({"reported_at": hours_ago(2)}, "reported_at", "before the incident happened"),
         ({"colour": "red"}, "colour", "Unknown field 'colour'"),
     ]
     for override, field, words in cases:
@@ -190,7 +190,7 @@ def test_incident_shows_phase_progress_with_overdue_and_done(api, staff, activat
     assert acute["done"] == 1 and acute["overdue"] == 1
     assert acute["open"] == acute["total"] - 1
     assert body["tasks"]["overdue"] == 1 and body["tasks"]["done"] == 1
-    assert acute["title"]["sv"] and acute["title_text"] == acute["title"]["sv"]
+    assert acute["title"]["sv"] and acute["title_text"] == acute["title"]["en"]  # as Accept-Language asked
 
 
 def test_ad_hoc_tasks_form_their_own_group(api, staff, activate):

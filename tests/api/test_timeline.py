@@ -55,3 +55,27 @@ def test_timeline_refusals(api, staff, activate):
     assert_problem(api.get(path, as_=staff["outsider"]), 403)
     assert_problem(api.get("/incidents/999999/timeline", as_=staff["coordinator"]), 404)
     assert_problem(api.get(path), 401)
+
+
+def test_errors_keep_their_code_and_speak_the_language_asked_for(api, staff):
+    body = {"type": "shooting", "playbook_id": "stockholm-skjutning", "district_id": staff["district"].id,
+            "occurred_at": "2099-01-01T00:00:00+00:00"}
+    swedish = api.post("/incidents", as_=staff["coordinator"], json=body, headers={"Accept-Language": "sv"})
+    english = api.post("/incidents", as_=staff["coordinator"], json=body, headers={"Accept-Language": "en"})
+    assert swedish.status_code == english.status_code == 422
+    assert swedish.json["code"] == english.json["code"] == "unprocessable"
+    assert swedish.json["errors"][0]["field"] == english.json["errors"][0]["field"] == "occurred_at"
+    assert "framtiden" in swedish.json["detail"] and "future" in english.json["detail"]
+
+
+def test_timeline_api_keeps_the_facts_and_adds_the_sentence_in_the_language_asked_for(api, staff):
+    created = api.post("/incidents", as_=staff["coordinator"], json={
+        "type": "shooting", "playbook_id": "stockholm-skjutning", "district_id": staff["district"].id,
+        "occurred_at": "2026-01-01T00:00:00+00:00"})
+    assert created.status_code == 201, created.json
+    path = f"/incidents/{created.json['id']}/timeline"
+    sv = api.get(path, as_=staff["coordinator"], headers={"Accept-Language": "sv"}).json["items"][0]
+    en = api.get(path, as_=staff["coordinator"], headers={"Accept-Language": "en"}).json["items"][0]
+    assert sv["type"] == en["type"] == "incident.activated"
+    assert sv["data"] == en["data"] and sv["data"]["district_id"] == staff["district"].id
+    assert sv["summary"].startswith("Insats ") and en["summary"].startswith("Response ")

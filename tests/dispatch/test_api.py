@@ -16,7 +16,7 @@ def bearer(session):
     def factory(user) -> dict:
         issued = create_token(session, user, "test")
         session.commit()
-        return {"Authorization": f"Bearer {issued.token}"}
+        return {"Authorization": f"Bearer {issued.token}", "Accept-Language": "en"}
 
     return factory
 

@@ -146,7 +146,7 @@ def test_dispatch_to_a_visit_names_the_visits_task(session, create_world):
     session.add(task)
     session.commit()
 
-    with pytest.raises(DispatchError, match="names the visit's task"):
+    with pytest.raises(DispatchError, match="ska ange besökets uppgift"):
         dispatch_team(session, incident=world.incident, team=world.team, actor=world.coordinator, purpose="visit")
     dispatch = dispatch_team(session, incident=world.incident, team=world.team, actor=world.coordinator,
                              purpose="visit", task=task)
@@ -158,7 +158,7 @@ def test_dispatch_to_a_visit_names_the_visits_task(session, create_world):
 
 def test_closed_incident_cannot_be_dispatched_to(session, create_world):
     world = create_world(status="closed")
-    with pytest.raises(DispatchError, match="closed"):
+    with pytest.raises(DispatchError, match="är avslutad"):
         dispatch_team(session, incident=world.incident, team=world.team, actor=world.coordinator)
 
 

@@ -168,7 +168,7 @@ def test_contact_person_rule_gives_a_clear_message(client, session, activate, re
     response = client.post(f"/relatives/{relative.id}/contact-person",
                            data={"csrf_token": token, "user_id": case_worker.id})
     assert response.status_code == 422
-    assert "same case worker" in response.get_data(as_text=True)
+    assert "en anhörig får inte ha samma handläggare" in response.get_data(as_text=True)
 
 
 def test_death_date_via_facts_form_dates_the_estate_inventory(client, session, activate, response_setup):

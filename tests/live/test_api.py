@@ -174,7 +174,7 @@ def test_events_after_an_id_oldest_first(api_as, create_user, create_incident, s
     staff = add_event(session, None, "Staff change")
     body = api_as(coordinator, "/api/v1/events", after=events[1].id).json
     assert [e["id"] for e in body["items"]] == [e.id for e in events[2:]] + [staff.id]
-    assert body["items"][0] == events[2].as_json()
+    assert body["items"][0] == {**events[2].as_json(), "summary": "Händelse: Changed"}  # rendered when read
     assert body["has_more"] is False
     assert api_as(coordinator, "/api/v1/events", after=staff.id).json == {"items": [], "has_more": False}
 

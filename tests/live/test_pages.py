@@ -19,7 +19,8 @@ def test_coordinator_sees_every_active_incident_teams_and_events(client, logged_
     incident = create_incident(district=district)
     closed = create_incident(status="closed")
     event = record_event(session, kind="incident", type="incident.updated", incident_id=incident.id,
-                         summary=f"Incident {incident.reference} threat level raised")
+                         summary=f"Incident {incident.reference} threat level raised",
+                         data={"threat_level": {"before": "normal", "after": "high"}})
     session.commit()
 
     page = client.get("/dashboard").get_data(as_text=True)
@@ -28,7 +29,7 @@ def test_coordinator_sees_every_active_incident_teams_and_events(client, logged_
     assert f'id="incident-{incident.id}"' in page and incident.reference in page
     assert closed.reference not in page.split('id="live-feed"')[0]
     assert "Rinkeby-Kista" in page and "SIG Järva" in page and "Aida Uppsökare" in page
-    assert f'data-event-id="{event.id}"' in page and "threat level raised" in page
+    assert f'data-event-id="{event.id}"' in page and "Uppgifter ändrade: hotnivå: normal → hög" in page
     assert 'data-join-dashboard="true"' in page
     assert f'href="/incidents/{incident.id}"' in page
 

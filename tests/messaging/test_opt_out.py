@@ -82,13 +82,21 @@ def test_start_without_an_opt_out_changes_nothing(session):
     assert session.scalar(select(func.count(SmsOptOut.phone_digest))) == 0
 
 
-def test_staff_opt_out_is_on_the_timeline_by_staff_id(session, create_staff):
+def test_staff_stop_and_start_are_staff_events_rendered_by_name(app, session, create_staff):
+    from crisis.timeline.render import render
+
     user = create_staff(phone=NUMBER)
     inbound(session, "STOPP")
+    inbound(session, "START")
 
-    event = session.scalar(select(TimelineEvent).where(TimelineEvent.type == "sms.opted_out"))
-    assert event.summary == f"Staff {user.id} opted out of SMS (STOPP)"
-    assert user.name not in event.summary
+    stop, start = session.scalars(select(TimelineEvent).where(TimelineEvent.kind == "staff")
+                                  .order_by(TimelineEvent.id)).all()
+    assert (stop.type, stop.data, stop.subject_id) == ("user.opted_out", {"user_id": user.id}, user.id)
+    assert (start.type, start.data) == ("user.opted_in", {"user_id": user.id})
+    assert user.name not in stop.summary  # the stored note holds no name; the reader's sentence does
+    with app.app_context():
+        assert render(stop, "sv", session).startswith(f"{user.name} svarade STOPP")
+        assert render(start, "en", session).startswith(f"{user.name} replied START")
 
 
 def test_help_in_swedish_is_answered(session):
@@ -150,7 +158,9 @@ def test_relative_with_sms_consent_gets_it_and_the_timeline_says_so_by_label(ses
     assert relative.label in event.summary and NUMBER not in event.summary
 
 
-def test_relative_who_opted_out_gets_no_more_and_the_incident_shows_it(session, relative_with):
+def test_relative_who_opted_out_gets_no_more_and_the_incident_shows_it(app, session, relative_with):
+    from crisis.timeline.render import render
+
     relative = relative_with(["contact", "sms"])
     inbound(session, "AVSLUTA")
 
@@ -161,6 +171,8 @@ def test_relative_who_opted_out_gets_no_more_and_the_incident_shows_it(session, 
     assert event.incident_id == relative.incident_id
     assert event.summary == f"{relative.label} opted out of SMS (AVSLUTA)"
     assert relative.name is None or relative.name not in event.summary
+    with app.app_context():
+        assert render(event, "sv", session) == f"{relative.label} svarade AVSLUTA: inga fler sms förrän START"
 
 
 def test_relatives_free_text_reply_is_kept_for_the_coordinator(session, relative_with):
@@ -183,3 +195,17 @@ def test_no_text_ever_goes_to_a_protected_identitys_number(session, relative_wit
         queue_sms(session, to=relative.phone, body="Hej", purpose="reply")
     assert refused.value.reason == "protected_identity"
     assert session.scalar(select(func.count(Message.id)).where(Message.direction == Direction.OUTBOUND)) == 0
+
+
+def test_the_incident_page_shows_which_relative_replied_stop(client, session, relative_with, logged_in):
+    relative = relative_with(["contact", "sms"])
+    incident_id = relative.incident_id
+    logged_in("coordinator")
+    assert "Svarade STOPP: inga sms" not in client.get(f"/incidents/{incident_id}").get_data(as_text=True)
+
+    inbound(session, "STOPP")
+
+    page = client.get(f"/incidents/{incident_id}").get_data(as_text=True)
+    assert "Svarade STOPP: inga sms" in page
+    timeline = client.get(f"/incidents/{incident_id}/timeline").get_data(as_text=True)
+    assert f"{relative.label} svarade STOPP: inga fler sms förrän START" in timeline

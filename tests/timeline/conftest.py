@@ -53,9 +53,11 @@ def case(session, activate, response_setup, create_user) -> Case:
     session.commit()
     record_event(session, kind="dispatch", type="dispatch.created", actor=coordinator, incident_id=incident.id,
                  summary=f"Dispatch {incident.reference}-1 (visit) to staff {worker.id}: SMS queued",
-                 data={"dispatch_id": 1})
+                 data={"dispatch_id": 1, "purpose": "visit", "user_id": worker.id, "alerted": [worker.id],
+                       "no_sms": {}})
     record_event(session, kind="message", type="message.delivered", actor="sms", incident_id=incident.id,
-                 summary="SMS to staff delivered", data={"message_id": 1})
+                 summary="SMS to staff delivered",
+                 data={"message_id": 1, "status": "delivered", "purpose": "dispatch"})
     record_first_contact(session, relative, actor=worker)
     record_event(session, kind="followup", type="followup.reached", actor=worker, incident_id=incident.id,
                  summary=f"Follow-up 1d with {relative.label}: reached",

@@ -99,6 +99,7 @@ def test_csv_export_of_the_access_log(client, logged_in, case):
     assert len(flagged) == 1
     assert flagged[0][1] == case.outsider.name and flagged[0][3] == case.relative.label
     assert flagged[0][5] == case.incident.reference and flagged[0][7] == "Täcker upp för samordnaren i natt"
+    assert flagged[0][6] == "öppnade akten"  # the action in words, not its code
 
 
 def test_pages_of_a_hundred(client, session, logged_in, case):

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from crisis.timeline import casefile
 from crisis.timeline.models import TimelineEvent
+from crisis.timeline.render import render_events
 from tests.conftest import login
 from tests.timeline.conftest import RELATIVE_NAME, RELATIVE_PHONE
 from tests.timeline.pdftext import pdf_text
@@ -24,7 +25,7 @@ def entry_summaries(page: str) -> list[str]:
     return [re.sub(r"\s+", " ", m).strip() for m in re.findall(r'<p class="what">(.*?)</p>', page, flags=re.S)]
 
 
-def test_every_event_in_order_with_who_did_it(client, session, logged_in, case):
+def test_every_event_in_order_with_who_did_it(app, client, session, logged_in, case):
     logged_in("manager")
     response = timeline(client, case)
     assert response.status_code == 200
@@ -33,10 +34,11 @@ def test_every_event_in_order_with_who_did_it(client, session, logged_in, case):
     events = session.scalars(select(TimelineEvent).where(TimelineEvent.incident_id == case.incident.id)
                              .order_by(TimelineEvent.occurred_at, TimelineEvent.id)).all()
     assert len(summaries) == len(events) + 2  # and the two openings of the record
-    assert summaries[0].startswith(f"Response {case.incident.reference} activated")
-    assert summaries[-1] == "Task overdue; coordinator told"
+    assert summaries[0].startswith(f"Insats {case.incident.reference} aktiverad")
+    assert "är försenad" in summaries[-1]
     event_order = [s for s in summaries if not s.startswith("Öppnade akten")]
-    assert event_order == [e.summary for e in events]
+    with app.app_context():
+        assert event_order == render_events(events, "sv", session)  # rendered when read, in Swedish
     assert case.coordinator.name in page and case.worker.name in page  # who did it
     assert "Schemaläggaren" in page  # the scheduler's own entry, in words
     assert f"Tidslinje för insats {case.incident.reference}" in page
@@ -60,17 +62,18 @@ def test_filter_by_kind(client, logged_in, case):
     page = timeline(client, case, kind="relative").get_data(as_text=True)
     summaries = entry_summaries(page)
     assert summaries and all(case.relative.label in s for s in summaries)
-    assert any("Consent given" in s for s in summaries)
+    assert any(s.startswith(f"Samtycke från {case.relative.label}: givet (kontakt från socialtjänsten, kontakt via sms)") for s in summaries)
     page = timeline(client, case, kind=["dispatch", "message"]).get_data(as_text=True)
-    assert entry_summaries(page) == [f"Dispatch {case.incident.reference}-1 (visit) to staff {case.worker.id}: "
-                                     "SMS queued", "SMS to staff delivered"]
+    assert entry_summaries(page) == [
+        f"Larm (hembesök) till {case.worker.name}: {case.worker.name} larmad med sms",
+        "Sms till ett nummer som inte finns i registret levererat (larm)",
+    ]
     page = timeline(client, case, kind="followup").get_data(as_text=True)
-    assert entry_summaries(page) == [f"Follow-up 1d with {case.relative.label}: reached"]
-    assert "uppföljning 1d" in page  # what it concerns, in words
+    assert entry_summaries(page) == [f"Uppföljningen efter 1 dag med {case.relative.label}: nådd"]
     page = timeline(client, case, kind="access").get_data(as_text=True)
     assert entry_summaries(page) == [f"Öppnade akten för {case.relative.label}"] * 2
     page = timeline(client, case, kind="task").get_data(as_text=True)
-    assert entry_summaries(page)[-1] == "Task overdue; coordinator told"
+    assert "är försenad" in entry_summaries(page)[-1]
     assert all("akten" not in s for s in entry_summaries(page))
 
 
@@ -124,10 +127,10 @@ def test_csv_export_names_no_relative_and_holds_no_phone_number(client, logged_i
     for staff in (case.coordinator, case.worker):
         assert staff.phone not in text
     rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter=";"))
-    assert rows[0][:5] == ["Tid (svensk tid)", "Slag", "Händelsetyp", "Vem", "Vad"]
-    flagged = [r for r in rows if r[6] == "ja"]
-    assert len(flagged) == 1 and flagged[0][3] == case.outsider.name
-    assert flagged[0][7] == "Täcker upp för samordnaren i natt"
+    assert rows[0][:4] == ["Tid (svensk tid)", "Slag", "Vem", "Vad"]
+    flagged = [r for r in rows if r[5] == "ja"]
+    assert len(flagged) == 1 and flagged[0][2] == case.outsider.name
+    assert flagged[0][6] == "Täcker upp för samordnaren i natt"
     only_relatives = client.get(f"/incidents/{case.incident.id}/timeline.csv?kind=relative").get_data(as_text=True)
     kinds = {r[1] for r in list(csv.reader(io.StringIO(only_relatives.lstrip("\ufeff")), delimiter=";"))[1:]}
     assert kinds == {"Anhöriga"}
