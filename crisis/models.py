@@ -1,6 +1,6 @@
 """Every model, imported once so the metadata (and Alembic) sees the whole schema."""
 
-from crisis.auth.models import ApiToken, RecoveryCode, Role, User, UserRole
+from crisis.auth.models import ApiToken, AuthSession, RecoveryCode, Role, User, UserRole
 from crisis.core.db import Base
 from crisis.dispatch.models import Dispatch, DispatchAttempt
 from crisis.followups.models import FollowUp
@@ -15,12 +15,13 @@ from crisis.messaging.models import Message, MessageStatusEvent, SmsOptOut
 from crisis.organisation.models import District, Team, TeamMember
 from crisis.playbooks.models import PlaybookSnapshot
 from crisis.referrals.models import Referral, SupportOrganisation
+from crisis.retention.models import ExportRequest
 from crisis.tasks.models import Task
 from crisis.timeline.models import AccessLog, TimelineEvent
 
 __all__ = [
-    "AccessLog", "AffectedPerson", "ApiToken", "Base", "ConsentRecord", "Dispatch",
-    "DispatchAttempt", "District", "FollowUp", "Incident", "IncidentAssignment", "Message",
+    "AccessLog", "AffectedPerson", "ApiToken", "AuthSession", "Base", "ConsentRecord", "Dispatch",
+    "DispatchAttempt", "District", "ExportRequest", "FollowUp", "Incident", "IncidentAssignment", "Message",
     "MessageStatusEvent", "PlaybookSnapshot", "RecoveryCode", "Referral", "Relative", "Role",
     "SmsOptOut", "SupportOrganisation", "Task", "Team", "TeamMember", "TimelineEvent", "User",
     "UserRole",

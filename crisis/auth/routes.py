@@ -8,6 +8,7 @@ from flask import Blueprint, flash, redirect, render_template, request, session,
 from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 
+from crisis.auth import sessions as records
 from crisis.auth.forms import LoginForm
 from crisis.auth.services import authenticate
 from crisis.core.db import db
@@ -64,6 +65,10 @@ def login():
 @bp.route("/logout", methods=["POST"])
 def logout():
     user_id = current_user.id if current_user.is_authenticated else None
+    # The server's record ends (issue 14): a copied cookie no longer works either.
+    records.end_by_key(db.session, session.get(records.SESSION_KEY), "logout")
+    records.end_by_key(db.session, session.get(records.PENDING_KEY), "logout", stage=records.PENDING)
+    db.session.commit()
     logout_user()
     session.clear()
     if user_id is not None:

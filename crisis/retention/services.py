@@ -273,8 +273,13 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def data_subject_export(session: Session, relative: Relative, *, actor, reason: str,
-                        now: datetime | None = None) -> dict:
-    """Everything held about `relative` (GDPR art. 15), logged with `reason`."""
+                        now: datetime | None = None, approved_request=None) -> dict:
+    """Everything held about `relative` (GDPR art. 15), logged with `reason`.
+
+    A relative with protected identity only through an approved two-person
+    request (crisis.retention.protected_export, issue 14)."""
+    if relative.protected_identity and (approved_request is None or approved_request.relative_id != relative.id):
+        raise RetentionError("Protected identity: the export needs a request approved by a second person.")
     reason = (reason or "").strip()
     if len(reason) < 3:
         raise RetentionError("Say why the export is made (e.g. \"begäran om registerutdrag\").")
