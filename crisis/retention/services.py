@@ -182,6 +182,19 @@ def _scrub_timeline(session: Session, incident_id: int) -> int:
     return changed
 
 
+#: What an ad hoc task's title becomes when retention removes its text.
+CLEARED_TITLE = {"sv": "Uppgift (gallrad)", "en": "Task (removed by retention)"}
+
+
+def _clear_ad_hoc_tasks(session: Session, incident_id: int) -> int:
+    tasks = session.scalars(select(Task).where(Task.incident_id == incident_id, Task.key.is_(None))).all()
+    for task in tasks:
+        # Row by row: the columns are encrypted, so no SQL can tell a cleared one from another.
+        task.title = dict(CLEARED_TITLE)
+        task.description = None
+    return len(tasks)
+
+
 def anonymise_incident(session: Session, incident: Incident, *, now: datetime | None = None,
                        actor=RETENTION_ACTOR, policy: RetentionPolicy | None = None) -> dict[str, int]:
     """Remove the personal data of `incident`, keeping what statistics need; returns counts.
@@ -217,6 +230,9 @@ def anonymise_incident(session: Session, incident: Incident, *, now: datetime | 
         "referral_notes": session.execute(
             update(Referral).where(Referral.relative_id.in_(relative_ids), Referral.note.is_not(None))
             .values(note=None).execution_options(**quiet)).rowcount if relative_ids else 0,
+        # Ad hoc tasks hold typed text in their title and description (issue 14); playbook tasks
+        # keep theirs, which come from the public plan.
+        "ad_hoc_task_texts": _clear_ad_hoc_tasks(session, incident.id),
         "assignment_notes": session.execute(
             update(IncidentAssignment).where(IncidentAssignment.incident_id == incident.id,
                                              IncidentAssignment.note != "")
