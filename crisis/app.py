@@ -29,6 +29,7 @@ from crisis.core.i18n import (
     select_locale,
 )
 from crisis.core.logging import configure_logging
+from crisis.core.redis_fallback import limiter_storage_uri, redis_up
 from crisis.core.navigation import nav_items
 from crisis.core.security import DatabaseIdConverter, init_security_headers
 
@@ -54,7 +55,8 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
         BABEL_DEFAULT_LOCALE="sv",
         BABEL_DEFAULT_TIMEZONE="Europe/Stockholm",
         BABEL_TRANSLATION_DIRECTORIES=str(TRANSLATIONS_DIR),
-        RATELIMIT_STORAGE_URI=settings.redis_url or "memory://",
+        # Redis, or this process's memory while Redis is down (issue 14).
+        RATELIMIT_STORAGE_URI=limiter_storage_uri(settings.redis_url),
         RATELIMIT_STRATEGY="moving-window",
         JSON_SORT_KEYS=False,
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,
@@ -156,8 +158,11 @@ def _register_health(app: Flask) -> None:
         finally:
             db.session.rollback()
         status = 200 if database == "ok" else 503
-        return jsonify(status="ok" if status == 200 else "degraded", database=database,
-                       dialect=db.dialect), status
+        # Redis down degrades (rate limits in memory, no live push) but does not fail the probe (issue 14).
+        redis_url = app.config.get("REDIS_URL")
+        redis_state = "not_configured" if not redis_url else ("ok" if redis_up(redis_url) else "degraded")
+        overall = "ok" if status == 200 and redis_state != "degraded" else "degraded"
+        return jsonify(status=overall, database=database, redis=redis_state, dialect=db.dialect), status
 
 
 def _register_error_pages(app: Flask) -> None:
