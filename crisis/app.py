@@ -29,8 +29,8 @@ from crisis.core.i18n import (
     select_locale,
 )
 from crisis.core.logging import configure_logging
-from crisis.core.redis_fallback import limiter_storage_uri, redis_up
 from crisis.core.navigation import nav_items
+from crisis.core.redis_fallback import limiter_storage_uri, redis_up
 from crisis.core.security import DatabaseIdConverter, init_security_headers
 
 log = logging.getLogger(__name__)
