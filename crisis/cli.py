@@ -14,8 +14,13 @@ from crisis.playbooks.commands import playbooks_cli
 
 def _create_app():
     from crisis import create_app
+    from crisis.core.config import ConfigError
 
-    return create_app()
+    try:
+        return create_app()
+    except ConfigError as error:  # the message says what to set; a traceback would only hide it
+        click.echo(str(error), err=True)
+        raise SystemExit(2) from None
 
 
 @click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False)
