@@ -65,9 +65,10 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
     configure_logging()
-    # One proxy hop (the load balancer) may set X-Forwarded-*; Twilio
+    # X-Forwarded-* only from the configured number of proxies (TRUSTED_PROXIES, default 0, issue 14):
+    # trusted always, a rotating X-Forwarded-For would dodge every per-address limit. Twilio
     # signatures are checked against PUBLIC_BASE_URL anyway.
-    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
+    app.wsgi_app = trust_proxies(app.wsgi_app, settings.trusted_proxies)  # type: ignore[method-assign]
 
     crypto.keyring.configure(settings.encryption_keys, settings.secret_key)
     db.init_app(app)
@@ -119,6 +120,13 @@ def _import_optional(name: str):
         if exc.name is not None and name.startswith(exc.name):
             return None
         raise
+
+
+def trust_proxies(wsgi_app, hops: int):
+    """`wsgi_app` reading X-Forwarded-For/-Proto/-Host set by `hops` proxies in front (none: unchanged)."""
+    if hops <= 0:
+        return wsgi_app
+    return ProxyFix(wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -198,8 +198,10 @@ def serve(host: str, port: int, with_scheduler: bool) -> None:
 
 main.add_command(playbooks_cli, "playbooks")
 
+from crisis.auth.throttle import unlock_command  # noqa: E402
 from crisis.auth.twofactor import reset_two_factor_command  # noqa: E402
 from crisis.core.keys_cli import keys_cli  # noqa: E402
 
 main.add_command(keys_cli, "keys")
 users_cli.add_command(reset_two_factor_command, "reset-2fa")
+users_cli.add_command(unlock_command, "unlock")

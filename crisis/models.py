@@ -1,6 +1,6 @@
 """Every model, imported once so the metadata (and Alembic) sees the whole schema."""
 
-from crisis.auth.models import ApiToken, AuthSession, RecoveryCode, Role, User, UserRole
+from crisis.auth.models import ApiToken, AuthSession, LoginThrottle, RecoveryCode, Role, User, UserRole
 from crisis.core.db import Base
 from crisis.dispatch.models import Dispatch, DispatchAttempt
 from crisis.followups.models import FollowUp
@@ -21,7 +21,7 @@ from crisis.timeline.models import AccessLog, TimelineEvent
 
 __all__ = [
     "AccessLog", "AffectedPerson", "ApiToken", "AuthSession", "Base", "ConsentRecord", "Dispatch",
-    "DispatchAttempt", "District", "ExportRequest", "FollowUp", "Incident", "IncidentAssignment", "Message",
+    "DispatchAttempt", "District", "ExportRequest", "FollowUp", "Incident", "IncidentAssignment", "LoginThrottle", "Message",
     "MessageStatusEvent", "PlaybookSnapshot", "RecoveryCode", "Referral", "Relative", "Role",
     "SmsOptOut", "SupportOrganisation", "Task", "Team", "TeamMember", "TimelineEvent", "User",
     "UserRole",

@@ -140,3 +140,17 @@ class AuthSession(Base):
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ended_reason: Mapped[str | None] = mapped_column(String(20))  # logout, idle, generation, ...
+
+
+class LoginThrottle(Base):
+    """Wrong passwords per account and per address, for progressive delays (issue 14, finding 11).
+
+    `key` is the SHA-256 of "account:<email>" or "address:<ip>": neither is kept in clear.
+    """
+
+    __tablename__ = "login_throttles"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)

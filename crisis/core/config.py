@@ -77,6 +77,8 @@ class Settings:
     retention_relative_contact_days: int | None = None
     # Issue 14: one process on purpose (no Redis needed between processes).
     single_process: bool = False
+    # Issue 14: how many proxies in front may set X-Forwarded-* (0: none; behind one load balancer: 1).
+    trusted_proxies: int = 0
 
     @property
     def is_production(self) -> bool:
@@ -101,6 +103,7 @@ class Settings:
             "SESSION_MAX_HOURS": self.session_max_hours,
             "RETENTION_CLOSED_INCIDENT_DAYS": self.retention_closed_incident_days,
             "RETENTION_RELATIVE_CONTACT_DAYS": self.retention_relative_contact_days,
+            "TRUSTED_PROXIES": self.trusted_proxies,
         }
 
 
@@ -141,6 +144,7 @@ def _load_settings(env, instance_path: Path | None) -> Settings:
                                             DEFAULT_RETENTION_CLOSED_INCIDENT_DAYS),
         retention_relative_contact_days=_int(env, "RETENTION_RELATIVE_CONTACT_DAYS", None),
         single_process=_bool(env.get("SINGLE_PROCESS")),
+        trusted_proxies=_int(env, "TRUSTED_PROXIES", 0),
     )
     check_settings(settings)
     return settings
@@ -203,6 +207,8 @@ def deployment_problems(settings: Settings) -> list[str]:
     Each names its variable; no value of a secret is repeated in the message.
     """
     problems: list[str] = []
+    if not 0 <= settings.trusted_proxies <= 5:
+        problems.append("TRUSTED_PROXIES must be 0 (no proxy) to 5; behind one load balancer it is 1.")
     for number, key in enumerate(settings.encryption_keys, 1):
         if not _is_fernet_key(key):
             problems.append(f"ENCRYPTION_KEYS: key {number} is not a Fernet key (44 characters of url-safe "

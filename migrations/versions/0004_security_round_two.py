@@ -105,6 +105,14 @@ def upgrade() -> None:
     with op.batch_alter_table('export_requests', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_export_requests_relative_id'), ['relative_id'], unique=False)
 
+    op.create_table('login_throttles',
+    sa.Column('key', sa.String(length=64), nullable=False),
+    sa.Column('failures', sa.Integer(), nullable=False),
+    sa.Column('last_failure_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('blocked_until', sa.DateTime(timezone=True), nullable=True),
+    sa.PrimaryKeyConstraint('key', name=op.f('pk_login_throttles'))
+    )
+
     for table, column, old, is_json in COLUMNS:
         with op.batch_alter_table(table, schema=None) as batch_op:
             extra = {"postgresql_using": f"{column}::text"} if is_json else {}
@@ -119,6 +127,7 @@ def downgrade() -> None:
             extra = {"postgresql_using": f"{column}::json"} if is_json else {}
             batch_op.alter_column(column, existing_type=sa.Text(), type_=old, **extra)
 
+    op.drop_table('login_throttles')
     with op.batch_alter_table('export_requests', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_export_requests_relative_id'))
     op.drop_table('export_requests')
