@@ -1,6 +1,14 @@
 """Every model, imported once so the metadata (and Alembic) sees the whole schema."""
 
-from crisis.auth.models import ApiToken, AuthSession, LoginThrottle, RecoveryCode, Role, User, UserRole
+from crisis.auth.models import (
+    ApiToken,
+    AuthSession,
+    LoginThrottle,
+    RecoveryCode,
+    Role,
+    User,
+    UserRole,
+)
 from crisis.core.db import Base
 from crisis.dispatch.models import Dispatch, DispatchAttempt
 from crisis.followups.models import FollowUp
