@@ -113,6 +113,9 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('key', name=op.f('pk_login_throttles'))
     )
 
+    with op.batch_alter_table('messages', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('attribution', sa.String(length=20), nullable=True))
+
     for table, column, old, is_json in COLUMNS:
         with op.batch_alter_table(table, schema=None) as batch_op:
             extra = {"postgresql_using": f"{column}::text"} if is_json else {}
@@ -128,6 +131,8 @@ def downgrade() -> None:
             batch_op.alter_column(column, existing_type=sa.Text(), type_=old, **extra)
 
     op.drop_table('login_throttles')
+    with op.batch_alter_table('messages', schema=None) as batch_op:
+        batch_op.drop_column('attribution')
     with op.batch_alter_table('export_requests', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_export_requests_relative_id'))
     op.drop_table('export_requests')
