@@ -256,3 +256,5 @@ class IncidentAssignment(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True)
     assigned_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     note: Mapped[str] = mapped_column(Text, default="")
+    # The dispatch whose alert gave this access (issue 14): withdrawn when someone else acknowledges.
+    via_dispatch_id: Mapped[int | None] = mapped_column(Integer)

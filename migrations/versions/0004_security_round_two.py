@@ -115,6 +115,8 @@ def upgrade() -> None:
 
     with op.batch_alter_table('messages', schema=None) as batch_op:
         batch_op.add_column(sa.Column('attribution', sa.String(length=20), nullable=True))
+    with op.batch_alter_table('incident_assignments', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('via_dispatch_id', sa.Integer(), nullable=True))
 
     for table, column, old, is_json in COLUMNS:
         with op.batch_alter_table(table, schema=None) as batch_op:
@@ -133,6 +135,8 @@ def downgrade() -> None:
     op.drop_table('login_throttles')
     with op.batch_alter_table('messages', schema=None) as batch_op:
         batch_op.drop_column('attribution')
+    with op.batch_alter_table('incident_assignments', schema=None) as batch_op:
+        batch_op.drop_column('via_dispatch_id')
     with op.batch_alter_table('export_requests', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_export_requests_relative_id'))
     op.drop_table('export_requests')
