@@ -570,7 +570,9 @@ def acknowledge_dispatch(session: Session, dispatch: Dispatch, *, user: User, vi
         return AckOutcome.ALREADY if dispatch.status == DispatchStatus.ACKNOWLEDGED else AckOutcome.CLOSED
     waiting = [a.message for a in dispatch.attempts if a.message is not None]
     withdraw_queued(session, waiting, reason="acknowledged", now=now)
-    from crisis.dispatch.access_withdrawal import withdraw_others  # issue 14: the others lose access
+    from crisis.dispatch.access_withdrawal import (
+        withdraw_others,  # issue 14: the others lose access
+    )
 
     withdraw_others(session, dispatch, kept=user, now=now)
     seconds = int((now - dispatch.created_at).total_seconds())
