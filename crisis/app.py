@@ -168,7 +168,7 @@ def _register_health(app: Flask) -> None:
         status = 200 if database == "ok" else 503
         # Redis down degrades (rate limits in memory, no live push) but does not fail the probe (issue 14).
         redis_url = app.config.get("REDIS_URL")
-        redis_state = "not_configured" if not redis_url else ("ok" if redis_up(redis_url) else "degraded")
+        redis_state = "not_configured" if not redis_url else ("ok" if redis_up(redis_url, fresh=True) else "degraded")
         overall = "ok" if status == 200 and redis_state != "degraded" else "degraded"
         return jsonify(status=overall, database=database, redis=redis_state, dialect=db.dialect), status
 

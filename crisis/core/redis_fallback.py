@@ -145,13 +145,14 @@ _last_ok = {"at": -1e9}
 UP_CACHE_SECONDS = 1.0
 
 
-def redis_up(url: str | None) -> bool:
-    """Does Redis at `url` answer a PING now? (Asked at most every RETRY_SECONDS while it does not.)"""
+def redis_up(url: str | None, *, fresh: bool = False) -> bool:
+    """Does Redis at `url` answer a PING? (Asked at most every RETRY_SECONDS while it does not, and,
+    unless `fresh` (the health check), an answer within the last second counts.)"""
     if not url:
         return False
-    if not _queue_breaker.should_try():
+    if not fresh and not _queue_breaker.should_try():
         return False
-    if not _queue_breaker.is_down and time.monotonic() - _last_ok["at"] < UP_CACHE_SECONDS:
+    if not fresh and not _queue_breaker.is_down and time.monotonic() - _last_ok["at"] < UP_CACHE_SECONDS:
         return True
     client = _clients.get(url)
     if client is None:
