@@ -50,3 +50,20 @@ def test_access_from_another_open_dispatch_stays(app_ctx, session, create_world)
     session.commit()
     assert other.status.value == "pending"
     assert is_assigned(session, first, world.incident.id)
+
+
+def test_the_withdrawal_reads_in_the_access_log(app, session, create_world, create_user, client):  # noqa: F811
+    from tests.conftest import login
+
+    with app.app_context():
+        world = create_world(2)
+        first, second = world.members
+        dispatch = dispatch_team(session, incident=world.incident, team=world.team, actor=world.coordinator)
+        session.commit()
+        escalate_dispatch(session, dispatch, reason="no_acknowledgement")
+        acknowledge_dispatch(session, dispatch, user=second, via="link")
+        session.commit()
+    manager = create_user("manager")
+    login(client, manager.email)
+    page = client.get("/access-log")
+    assert page.status_code == 200 and "återkallad" in page.get_data(as_text=True)
