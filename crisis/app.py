@@ -30,6 +30,7 @@ from crisis.core.i18n import (
 )
 from crisis.core.logging import configure_logging
 from crisis.core.navigation import nav_items
+from crisis.core.redis_fallback import limiter_storage_uri, redis_up
 from crisis.core.security import DatabaseIdConverter, init_security_headers
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,8 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
         BABEL_DEFAULT_LOCALE="sv",
         BABEL_DEFAULT_TIMEZONE="Europe/Stockholm",
         BABEL_TRANSLATION_DIRECTORIES=str(TRANSLATIONS_DIR),
-        RATELIMIT_STORAGE_URI=settings.redis_url or "memory://",
+        # Redis, or this process's memory while Redis is down (issue 14).
+        RATELIMIT_STORAGE_URI=limiter_storage_uri(settings.redis_url),
         RATELIMIT_STRATEGY="moving-window",
         JSON_SORT_KEYS=False,
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,
@@ -63,9 +65,10 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
     configure_logging()
-    # One proxy hop (the load balancer) may set X-Forwarded-*; Twilio
+    # X-Forwarded-* only from the configured number of proxies (TRUSTED_PROXIES, default 0, issue 14):
+    # trusted always, a rotating X-Forwarded-For would dodge every per-address limit. Twilio
     # signatures are checked against PUBLIC_BASE_URL anyway.
-    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
+    app.wsgi_app = trust_proxies(app.wsgi_app, settings.trusted_proxies)  # type: ignore[method-assign]
 
     crypto.keyring.configure(settings.encryption_keys, settings.secret_key)
     db.init_app(app)
@@ -122,6 +125,13 @@ def _import_optional(name: str):
         raise
 
 
+def trust_proxies(wsgi_app, hops: int):
+    """`wsgi_app` reading X-Forwarded-For/-Proto/-Host set by `hops` proxies in front (none: unchanged)."""
+    if hops <= 0:
+        return wsgi_app
+    return ProxyFix(wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+
+
 def _register_blueprints(app: Flask) -> None:
     for name in API_MODULES:
         _import_optional(name)
@@ -159,8 +169,11 @@ def _register_health(app: Flask) -> None:
         finally:
             db.session.rollback()
         status = 200 if database == "ok" else 503
-        return jsonify(status="ok" if status == 200 else "degraded", database=database,
-                       dialect=db.dialect), status
+        # Redis down degrades (rate limits in memory, no live push) but does not fail the probe (issue 14).
+        redis_url = app.config.get("REDIS_URL")
+        redis_state = "not_configured" if not redis_url else ("ok" if redis_up(redis_url, fresh=True) else "degraded")
+        overall = "ok" if status == 200 and redis_state != "degraded" else "degraded"
+        return jsonify(status=overall, database=database, redis=redis_state, dialect=db.dialect), status
 
 
 def _register_error_pages(app: Flask) -> None:

@@ -23,9 +23,9 @@ def _create_app():
 
     try:
         return create_app()
-    except ConfigError as error:  # say what to set, without a traceback
+    except ConfigError as error:  # the message says what to set; a traceback would only hide it
         click.echo(str(error), err=True)
-        sys.exit(2)
+        raise SystemExit(2) from None
 
 
 class _LazyDb:
@@ -165,6 +165,7 @@ def db_check() -> None:
     "deactivate": ("crisis.staff.commands:users_deactivate", "Deactivate a member of staff (ends sessions and tokens)."),
     "reactivate": ("crisis.staff.commands:users_reactivate", "Reactivate a deactivated member of staff."),
     "reset-password": ("crisis.staff.commands:users_reset_password", "A one-time link to set a new password."),
+    "unlock": ("crisis.auth.throttle:unlock_command", "Clear the wait after wrong passwords at once."),
 })
 def users_cli() -> None:
     """Staff accounts."""

@@ -106,7 +106,8 @@ def _load_demo_incident(session: Session, districts, users, report: list[str]) -
         set_contact_person,
     )
 
-    if session.scalar(select(Incident.id).where(Incident.police_reference == DEMO_POLICE_REFERENCE)):
+    # The police reference is encrypted (issue 14): compare in Python, not in SQL.
+    if any(ref == DEMO_POLICE_REFERENCE for ref in session.scalars(select(Incident.police_reference))):
         return
     coordinator = users["samordnare@demo.crisis.se"]
     incident = activate_incident(

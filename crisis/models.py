@@ -1,6 +1,14 @@
 """Every model, imported once so the metadata (and Alembic) sees the whole schema."""
 
-from crisis.auth.models import ApiToken, RecoveryCode, Role, User, UserRole
+from crisis.auth.models import (
+    ApiToken,
+    AuthSession,
+    LoginThrottle,
+    RecoveryCode,
+    Role,
+    User,
+    UserRole,
+)
 from crisis.core.db import Base
 from crisis.dispatch.models import Dispatch, DispatchAttempt
 from crisis.followups.models import FollowUp
@@ -16,14 +24,20 @@ from crisis.oncall.models import Override, Rotation, RotationShift
 from crisis.organisation.models import DefaultPlaybook, District, Team, TeamMember
 from crisis.playbooks.models import PlaybookSnapshot
 from crisis.referrals.models import Referral, SupportOrganisation
+from crisis.retention.models import ExportRequest
 from crisis.staff.models import AccountLink
 from crisis.tasks.models import Task
 from crisis.timeline.models import AccessLog, TimelineEvent
 
 __all__ = [
-    "AccessLog", "AccountLink", "DefaultPlaybook", "Override", "Rotation", "RotationShift", "AffectedPerson", "ApiToken", "Base", "ConsentRecord", "Dispatch",
-    "DispatchAttempt", "District", "FollowUp", "Incident", "IncidentAssignment", "Message",
+    "AccessLog", "AccountLink", "AffectedPerson", "ApiToken", "AuthSession", "Base", "ConsentRecord",
+    "DefaultPlaybook", "Dispatch", "DispatchAttempt", "District", "ExportRequest", "FollowUp", "Incident",
+    "IncidentAssignment", "LoginThrottle", "Message", "Override", "Rotation", "RotationShift",
     "MessageStatusEvent", "PlaybookSnapshot", "RecoveryCode", "Referral", "Relative", "Role",
     "SmsOptOut", "SupportOrganisation", "Task", "Team", "TeamMember", "TimelineEvent", "User",
     "UserRole",
 ]
+
+from crisis.core.textsafety import install as _install_text_safety  # noqa: E402
+
+_install_text_safety()  # bidirectional controls out of names and typed text (issue 14)

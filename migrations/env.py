@@ -6,7 +6,7 @@ from alembic import context
 from sqlalchemy import engine_from_config, pool
 
 from crisis.core.config import load_settings
-from crisis.core.crypto import EncryptedText
+from crisis.core.crypto import EncryptedJSON, EncryptedText
 from crisis.core.db import UTCDateTime
 from crisis.models import Base
 
@@ -21,7 +21,7 @@ def render_item(type_, obj, autogen_context):
     """Write our column types as their plain SQL types, so migrations import nothing of ours."""
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
-    if type_ == "type" and isinstance(obj, EncryptedText):
+    if type_ == "type" and isinstance(obj, (EncryptedText, EncryptedJSON)):
         return "sa.Text()"
     return False
 

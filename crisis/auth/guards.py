@@ -82,6 +82,34 @@ def session_problem(now: float, idle_seconds: float, max_seconds: float) -> str 
     return None
 
 
+def server_record_problem(idle_seconds: float) -> str | None:
+    """Why the server's record of this session refuses it (issue 14), or None; notes activity."""
+    from datetime import timedelta
+
+    from crisis.auth import sessions as records
+    from crisis.auth.models import User
+    from crisis.core.db import db, utcnow
+
+    record = records.find_record(db.session, session.get(records.SESSION_KEY))
+    if record is None:
+        return _("Your session has ended. Log in again.")
+    now, idle = utcnow(), timedelta(seconds=idle_seconds)
+    user = db.session.get(User, record.user_id)
+    if not records.is_current(record, user):
+        records.end_record(db.session, record, "generation")
+        db.session.commit()
+        return _("Your session has ended. Log in again.")
+    if records.idle_for(record, now) > idle:
+        records.end_record(db.session, record, "idle")
+        db.session.commit()
+        return _("You were logged out after a while without activity. Log in again.")
+    before = record.last_seen_at
+    records.touch(record, now, idle)
+    if record.last_seen_at != before:
+        db.session.commit()
+    return None
+
+
 def init_session_guards(app: Flask) -> None:
     @app.before_request
     def _enforce_session_policy():
@@ -90,7 +118,7 @@ def init_session_guards(app: Flask) -> None:
         now = time.time()
         idle = app.permanent_session_lifetime.total_seconds()
         longest = app.config.get("SESSION_MAX_HOURS", 12) * 3600
-        problem = session_problem(now, idle, longest)
+        problem = session_problem(now, idle, longest) or server_record_problem(idle)
         if problem is None and current_user.is_authenticated:
             from crisis.auth.twofactor import is_required_for
 

@@ -9,6 +9,7 @@ from flask_login import UserMixin
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from crisis.core.crypto import EncryptedText
 from crisis.core.db import Base, UTCDateTime, str_enum, utcnow
 
 
@@ -47,7 +48,7 @@ class User(UserMixin, Base):
     # Bumped on logout-everywhere, deactivation or password change: sessions
     # carrying an older value are no longer valid.
     session_generation: Mapped[int] = mapped_column(Integer, default=0)
-    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_secret: Mapped[str | None] = mapped_column(EncryptedText)  # encrypted at rest (issue 14)
     totp_last_counter: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -115,3 +116,43 @@ class RecoveryCode(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     code_hash: Mapped[str] = mapped_column(String(255))
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AuthSession(Base):
+    """A login's record on the server (issue 14, finding 1).
+
+    The signed cookie only carries a random key whose SHA-256 names this row;
+    the row decides. Logout, "sign out everywhere" (a bump of
+    `users.session_generation`), deactivation and the idle timeout end it for
+    good, so a copied cookie stops working at once. While the second factor is
+    pending (`stage` "pending"), the count of wrong codes lives here too:
+    replaying an older cookie does not reset it.
+    """
+
+    __tablename__ = "auth_sessions"
+    __table_args__ = (UniqueConstraint("key_hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    generation: Mapped[int] = mapped_column(Integer)  # the user's session_generation at login
+    stage: Mapped[str] = mapped_column(String(10), default="active")  # "pending" (2FA step) or "active"
+    failed_codes: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_reason: Mapped[str | None] = mapped_column(String(20))  # logout, idle, generation, ...
+
+
+class LoginThrottle(Base):
+    """Wrong passwords per account and per address, for progressive delays (issue 14, finding 11).
+
+    `key` is the SHA-256 of "account:<email>" or "address:<ip>": neither is kept in clear.
+    """
+
+    __tablename__ = "login_throttles"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from flask import redirect, request, url_for
+from flask import redirect, request, session, url_for
 from flask_babel import lazy_gettext as _l
 
 from crisis.auth import guards
+from crisis.auth import sessions as records
 from crisis.auth.models import User
 from crisis.auth.services import user_for_token
 from crisis.core.api import ApiError, is_api_request
@@ -28,6 +29,11 @@ def init_login(app) -> None:
             return None
         user = db.session.get(User, uid)
         if user is None or not user.active or user.session_generation != generation:
+            return None
+        # The server's record of the session must be open too (issue 14: logout ends it for good);
+        # this covers Socket.IO, which bypasses the pages' before_request guard.
+        record = records.find_record(db.session, session.get(records.SESSION_KEY))
+        if record is None or not records.is_current(record, user):
             return None
         return user
 

@@ -22,6 +22,7 @@ from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
+from crisis.auth import sessions as records
 from crisis.auth import twofactor
 from crisis.auth.guards import SECOND_FACTOR, mark_logged_in
 from crisis.auth.models import Role, User
@@ -52,12 +53,16 @@ class CodeForm(FlaskForm):
 def start_session(user: User, method: str) -> None:
     """Log `user` in on a fresh session (a new session id: no fixation), keeping the language."""
     language = session.get("lang")
+    records.end_by_key(db.session, session.get(records.PENDING_KEY), "logged_in", stage=records.PENDING)
     session.clear()
     if language:
         session["lang"] = language
     session.permanent = True
     login_user(user)
     mark_logged_in(method)
+    # The server's record of this login (issue 14): logout and sign-out-everywhere end it for good.
+    session[records.SESSION_KEY] = records.open_record(db.session, user)
+    db.session.commit()
 
 
 def after_password(user: User, next_url: str | None):
@@ -71,7 +76,10 @@ def after_password(user: User, next_url: str | None):
         session["lang"] = language
     session.permanent = True
     session[PENDING] = {"uid": user.id, "gen": user.session_generation, "exp": int(time.time()) + PENDING_SECONDS,
-                        "next": _safe_next(next_url), "fails": 0}
+                        "next": _safe_next(next_url)}
+    # Wrong codes are counted on the server, in this record (a replayed cookie does not reset them).
+    session[records.PENDING_KEY] = records.open_record(db.session, user, stage=records.PENDING)
+    db.session.commit()
     if twofactor.is_enrolled(user):
         return redirect(url_for("auth.verify_two_factor"))
     return redirect(url_for("auth.enrol_two_factor"))
@@ -86,7 +94,9 @@ def pending_user() -> User | None:
         session.pop(PENDING, None)
         return None
     user = db.session.get(User, pending.get("uid"))
-    if user is None or not user.active or user.session_generation != pending.get("gen"):
+    record = records.find_record(db.session, session.get(records.PENDING_KEY), stage=records.PENDING)
+    if (user is None or not user.active or user.session_generation != pending.get("gen")
+            or record is None or not records.is_current(record, user) or record.failed_codes >= MAX_WRONG_CODES):
         session.pop(PENDING, None)
         return None
     return user
@@ -110,12 +120,15 @@ def _restart(message: str):
 def _wrong_code(form: CodeForm, template: str, **context):
     """Count a wrong code; after five the password is asked for again."""
     pending = session.get(PENDING)
-    if isinstance(pending, dict):
-        pending["fails"] = pending.get("fails", 0) + 1
-        session[PENDING] = pending
-        log.warning("two-factor: wrong code for user %s (%d in a row)", pending.get("uid"), pending["fails"])
-        if pending["fails"] >= MAX_WRONG_CODES:
+    record = records.find_record(db.session, session.get(records.PENDING_KEY), stage=records.PENDING)
+    if isinstance(pending, dict) and record is not None:
+        fails = records.count_wrong_code(db.session, record)
+        log.warning("two-factor: wrong code for user %s (%d in a row)", pending.get("uid"), fails)
+        if fails >= MAX_WRONG_CODES:
+            records.end_record(db.session, record, "wrong_codes")
+            db.session.commit()
             return _restart(_("Too many wrong codes. Log in again."))
+        db.session.commit()
     form.code.errors = [*form.code.errors, _("Wrong or already used code.")]
     return render_template(template, form=form, **context), 401
 

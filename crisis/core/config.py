@@ -81,6 +81,10 @@ class Settings:
     session_max_hours: int = 12
     retention_closed_incident_days: int = DEFAULT_RETENTION_CLOSED_INCIDENT_DAYS
     retention_relative_contact_days: int | None = None
+    # Issue 14: one process on purpose (no Redis needed between processes).
+    single_process: bool = False
+    # Issue 14: how many proxies in front may set X-Forwarded-* (0: none; behind one load balancer: 1).
+    trusted_proxies: int = 0
 
     @property
     def is_production(self) -> bool:
@@ -105,11 +109,22 @@ class Settings:
             "SESSION_MAX_HOURS": self.session_max_hours,
             "RETENTION_CLOSED_INCIDENT_DAYS": self.retention_closed_incident_days,
             "RETENTION_RELATIVE_CONTACT_DAYS": self.retention_relative_contact_days,
+            "TRUSTED_PROXIES": self.trusted_proxies,
         }
 
 
 def load_settings(environ: dict | None = None, instance_path: Path | None = None) -> Settings:
     env = os.environ if environ is None else environ
+    try:
+        return _load_settings(env, instance_path)
+    except ConfigError as error:
+        message = str(error)
+        if not message.startswith("Refusing to start"):
+            message = f"Refusing to start:\n- {message}"
+        raise ConfigError(message) from None
+
+
+def _load_settings(env, instance_path: Path | None) -> Settings:
     instance_path = instance_path or PROJECT_ROOT / "instance"
     database_url = env.get("DATABASE_URL") or ""
     keys = tuple(k.strip() for k in (env.get("ENCRYPTION_KEYS") or "").split(",") if k.strip())
@@ -127,13 +142,15 @@ def load_settings(environ: dict | None = None, instance_path: Path | None = None
         twilio_api_base=env.get("TWILIO_API_BASE") or None,
         public_base_url=(env.get("PUBLIC_BASE_URL") or "http://127.0.0.1:5000").rstrip("/"),
         encryption_keys=keys,
-        session_timeout_minutes=int(env.get("SESSION_TIMEOUT_MINUTES") or 30),
+        session_timeout_minutes=_int(env, "SESSION_TIMEOUT_MINUTES", 30),
         playbook_dir=Path(env.get("CRISIS_PLAYBOOK_DIR") or PROJECT_ROOT / "playbooks"),
         totp_required_roles=_roles(env.get("TOTP_REQUIRED_ROLES"), DEFAULT_TOTP_REQUIRED_ROLES),
         session_max_hours=_int(env, "SESSION_MAX_HOURS", 12),
         retention_closed_incident_days=_int(env, "RETENTION_CLOSED_INCIDENT_DAYS",
                                             DEFAULT_RETENTION_CLOSED_INCIDENT_DAYS),
         retention_relative_contact_days=_int(env, "RETENTION_RELATIVE_CONTACT_DAYS", None),
+        single_process=_bool(env.get("SINGLE_PROCESS")),
+        trusted_proxies=_int(env, "TRUSTED_PROXIES", 0),
     )
     check_settings(settings)
     return settings
@@ -187,5 +204,48 @@ def check_settings(settings: Settings) -> None:
             )
         if not settings.public_base_url.startswith("https://"):
             problems.append("PUBLIC_BASE_URL must be the https:// address users and Twilio reach.")
+    problems.extend(deployment_problems(settings))
     if problems:
         raise ConfigError("Refusing to start:\n- " + "\n- ".join(problems))
+
+
+def deployment_problems(settings: Settings) -> list[str]:
+    """Values that cannot work, and production set-ups that would fail silently (issue 14).
+
+    Each names its variable; no value of a secret is repeated in the message.
+    """
+    problems: list[str] = []
+    if not 0 <= settings.trusted_proxies <= 5:
+        problems.append("TRUSTED_PROXIES must be 0 (no proxy) to 5; behind one load balancer it is 1.")
+    for number, key in enumerate(settings.encryption_keys, 1):
+        if not _is_fernet_key(key):
+            problems.append(f"ENCRYPTION_KEYS: key {number} is not a Fernet key (44 characters of url-safe "
+                            "base64); make one with `crisis keys generate`.")
+    if settings.redis_url and not settings.redis_url.startswith(("redis://", "rediss://", "unix://")):
+        problems.append("REDIS_URL must start with redis:// or rediss://, e.g. redis://redis.internal:6379/0.")
+    if not settings.public_base_url.startswith(("http://", "https://")):
+        problems.append("PUBLIC_BASE_URL must be an http(s):// address, e.g. https://krisstod.stockholm.se.")
+    if not settings.is_production:
+        return problems
+    if settings.sms_backend == "outbox":
+        problems.append("SMS_BACKEND is 'outbox' in production: alerts would never leave the machine. "
+                        "Set SMS_BACKEND=twilio with the TWILIO_* variables.")
+    elif settings.sms_backend == "twilio":
+        if not (settings.twilio_account_sid and settings.twilio_auth_token):
+            problems.append("SMS_BACKEND=twilio needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN.")
+        if not (settings.twilio_from or settings.twilio_messaging_service_sid):
+            problems.append("SMS_BACKEND=twilio needs TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID.")
+    if not settings.redis_url and not settings.single_process:
+        problems.append("REDIS_URL is not set: the web processes and the scheduler share rate limits and live "
+                        "updates through Redis. Set REDIS_URL, or SINGLE_PROCESS=1 if one process on purpose.")
+    return problems
+
+
+def _is_fernet_key(key: str) -> bool:
+    import base64
+    import binascii
+
+    try:
+        return len(base64.urlsafe_b64decode(key.encode())) == 32
+    except (binascii.Error, ValueError):
+        return False

@@ -30,7 +30,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import Column, Table, Text, select, tuple_, type_coerce, update
 from sqlalchemy.orm import Session
 
-from crisis.core.crypto import EncryptedText, keyring
+from crisis.core.crypto import EncryptedJSON, EncryptedText, keyring
 
 DEFAULT_BATCH = 500
 
@@ -53,10 +53,10 @@ class RotationReport:
 
 
 def encrypted_columns(metadata) -> Iterator[tuple[Table, Column]]:
-    """Every column of type EncryptedText, in a stable order."""
+    """Every encrypted column (EncryptedText, and EncryptedJSON since issue 14), in a stable order."""
     for table in metadata.sorted_tables:
         for column in table.columns:
-            if isinstance(column.type, EncryptedText):
+            if isinstance(column.type, (EncryptedText, EncryptedJSON)):
                 yield table, column
 
 

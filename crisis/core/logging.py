@@ -23,10 +23,28 @@ PHONE = re.compile(
 #: The scheduler job running in this thread ("followups.reminders"); its log lines carry it as `job`.
 current_job: ContextVar[str | None] = ContextVar("current_job", default=None)
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
+# Issue 14: a number as it appears in a URL: %2B46701740690, 070%20174%2006%2099, 070+174+06+99.
+ENCODED_PHONE = re.compile(r"(?:%2[Bb]|\+)?\d(?:\d|%20|%2[Dd]|\+|-){7,}\d", re.ASCII)
+ENCODED_EMAIL = re.compile(r"[\w.+%-]+%40[\w-]+\.[\w.-]+")
+# Query-string values (a name typed into a search, a number): only these keys keep theirs.
+QUERY_VALUE = re.compile(r"([?&;][\w.\-\[\]%]+=)([^&;\s\"']*)")
+SAFE_QUERY_KEYS = frozenset({"page", "kind", "kinds", "lang", "status", "since", "after", "format", "view",
+                             "EIO", "transport", "t", "sid"})
+
+
+def _query_value(match: re.Match) -> str:
+    key = match.group(1)[1:-1]
+    value = match.group(2)
+    if key in SAFE_QUERY_KEYS or not value:
+        return match.group(0)
+    return match.group(1) + "[…]"
 
 
 def redact(text: str) -> str:
+    text = QUERY_VALUE.sub(_query_value, text)
+    text = ENCODED_EMAIL.sub("[e-post]", text)
     text = EMAIL.sub("[e-post]", text)
+    text = ENCODED_PHONE.sub("[telefon]", text)
     return PHONE.sub("[telefon]", text)
 
 
@@ -69,4 +87,6 @@ def configure_logging(level: str = "INFO") -> None:
     root.setLevel(level)
     # Werkzeug's access log prints query strings; keep it but redacted.
     logging.getLogger("werkzeug").addFilter(RedactingFilter())
+    logging.getLogger("gunicorn.access").addFilter(RedactingFilter())
+    logging.getLogger("gunicorn.error").addFilter(RedactingFilter())
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)

@@ -268,7 +268,7 @@ def _alert(session: Session, dispatch: Dispatch, users: Iterable[User], *, level
     for user in users:
         if user.id not in assigned:
             # The link must open for them (issue 9's access matrix).
-            session.add(IncidentAssignment(incident_id=incident.id, user_id=user.id))
+            session.add(IncidentAssignment(incident_id=incident.id, user_id=user.id, via_dispatch_id=dispatch.id))
             assigned.add(user.id)
         refusal = refusals.get(user.id)
         message = None
@@ -595,6 +595,11 @@ def acknowledge_dispatch(session: Session, dispatch: Dispatch, *, user: User, vi
         return AckOutcome.ALREADY if dispatch.status == DispatchStatus.ACKNOWLEDGED else AckOutcome.CLOSED
     waiting = [a.message for a in dispatch.attempts if a.message is not None]
     withdraw_queued(session, waiting, reason="acknowledged", now=now)
+    from crisis.dispatch.access_withdrawal import (
+        withdraw_others,  # issue 14: the others lose access
+    )
+
+    withdraw_others(session, dispatch, kept=user, now=now)
     seconds = int((now - dispatch.created_at).total_seconds())
     record_event(
         session, kind="dispatch", type="dispatch.acknowledged", actor=user, incident_id=dispatch.incident_id,

@@ -90,7 +90,7 @@ def with_etag(body: dict, status: int = 200):
 def visible_follow_up(follow_up_id: int) -> FollowUp:
     follow_up = row_or_404(db.session, FollowUp, follow_up_id, "follow-up")
     if not can_view_follow_up(db.session, current_user, follow_up):
-        raise ApiError(403, "Forbidden", f"You are not assigned to incident {follow_up.relative.incident.reference}; "
+        raise ApiError(403, "Forbidden", "You are not assigned to this incident; "
                                          "ask its coordinator to assign you.")
     return follow_up
 
@@ -143,7 +143,7 @@ def list_relative_follow_ups(relative_id: int):
     """The relative's whole schedule, as the playbook laid it out and as it went."""
     relative = row_or_404(db.session, Relative, relative_id, "relative")
     if not access.can_view_incident(db.session, current_user, relative.incident):
-        raise ApiError(403, "Forbidden", f"You are not assigned to incident {relative.incident.reference}; "
+        raise ApiError(403, "Forbidden", "You are not assigned to this incident; "
                                          "ask its coordinator to assign you.")
     if relative.protected_identity and not access.can_see_relative_details(db.session, current_user, relative):
         raise ApiError(403, "Forbidden", "This relative has protected identity: only the contact person and the "

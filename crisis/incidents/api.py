@@ -76,7 +76,7 @@ FIELD_WORKERS = (Role.COORDINATOR, Role.OUTREACH, Role.ADMIN)
 def visible_incident(incident_id: int) -> Incident:
     incident = row_or_404(db.session, Incident, incident_id, "incident")
     if not access.can_view_incident(db.session, current_user, incident):
-        raise ApiError(403, "Forbidden", f"You are not assigned to incident {incident.reference}; "
+        raise ApiError(403, "Forbidden", "You are not assigned to this incident; "
                                          "ask its coordinator to assign you.")
     return incident
 
@@ -91,7 +91,7 @@ def editable_incident(incident_id: int) -> Incident:
 def visible_relative(relative_id: int) -> Relative:
     relative = row_or_404(db.session, Relative, relative_id, "relative")
     if not access.can_view_incident(db.session, current_user, relative.incident):
-        raise ApiError(403, "Forbidden", f"You are not assigned to incident {relative.incident.reference}; "
+        raise ApiError(403, "Forbidden", "You are not assigned to this incident; "
                                          "ask its coordinator to assign you.")
     if relative.anonymised_at is not None:
         raise ApiError(410, "Gone", f"{relative.label}'s record has been anonymised (gallring).")

@@ -105,9 +105,9 @@ class Incident(Base):
     reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     activated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     district_id: Mapped[int] = mapped_column(ForeignKey("districts.id", ondelete="RESTRICT"), index=True)
-    place: Mapped[str] = mapped_column(String(200), default="")  # coarse: area, never an address
+    place: Mapped[str] = mapped_column(EncryptedText, default="")  # coarse: area, never an address; encrypted
     outcome: Mapped[Outcome] = mapped_column(str_enum(Outcome, "outcome"), default=Outcome.NONE)
-    police_reference: Mapped[str | None] = mapped_column(String(64))
+    police_reference: Mapped[str | None] = mapped_column(EncryptedText)
     threat_level: Mapped[ThreatLevel] = mapped_column(
         str_enum(ThreatLevel, "threat_level"), default=ThreatLevel.NORMAL
     )
@@ -256,3 +256,5 @@ class IncidentAssignment(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True)
     assigned_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     note: Mapped[str] = mapped_column(Text, default="")
+    # The dispatch whose alert gave this access (issue 14): withdrawn when someone else acknowledges.
+    via_dispatch_id: Mapped[int | None] = mapped_column(Integer)

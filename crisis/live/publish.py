@@ -27,6 +27,7 @@ from sqlalchemy import select, union
 
 from crisis.core.db import db
 from crisis.core.extensions import socketio
+from crisis.core.redis_fallback import redis_up
 from crisis.incidents.models import Incident, IncidentAssignment
 from crisis.live.rooms import DASHBOARD, EVENT, NAMESPACE, incident_room, user_room
 from crisis.live.sockets import disconnect_user
@@ -84,11 +85,17 @@ def event_payload(event: TimelineEvent) -> dict:
 def publish_event(event: TimelineEvent) -> None:
     if socketio.server is None:  # no app built in this process: nothing to publish through
         return
-    try:
-        # One emit to all rooms: a socket in several of them gets the event once.
-        socketio.emit(EVENT, event_payload(event), namespace=NAMESPACE, to=rooms_for(event))
-    except Exception:  # the commit stands; a reconnecting client fetches the event
-        log.exception("live: publishing timeline event %s failed", event.id)
+    queue = socketio.server_options.get("message_queue")
+    if queue and not redis_up(queue):
+        # Redis down (issue 14): skipped, with one warning per outage (crisis.core.redis_fallback);
+        # dashboards catch up through their resync when they reconnect.
+        log.debug("live: event %s not published, the message queue is down", event.id)
+    else:
+        try:
+            # One emit to all rooms: a socket in several of them gets the event once.
+            socketio.emit(EVENT, event_payload(event), namespace=NAMESPACE, to=rooms_for(event))
+        except Exception:  # the commit stands; a reconnecting client fetches the event
+            log.exception("live: publishing timeline event %s failed", event.id)
     if event.type == "user.deactivated" and event.subject_id is not None:
         # Deactivation ends the user's sockets, in every web process (issue 5).
         disconnect_user(event.subject_id)

@@ -74,6 +74,9 @@ class SenderSettings:
     #: A claim older than this belongs to a process that died. Far longer
     #: than the HTTP timeout (10 s), so a live sender is never overtaken.
     stale_claim_after: timedelta = timedelta(minutes=5)
+    #: The lease of a dispatch alert (issue 14): an alert stuck behind a crashed sender must not wait
+    #: half an acknowledgement window. Still three times the HTTP timeout.
+    dispatch_claim_after: timedelta = timedelta(seconds=30)
     #: When a request may have reached the provider, wait this long before
     #: looking it up there (Twilio lists a message once it has created it).
     settle_after: timedelta = timedelta(seconds=30)
@@ -517,6 +520,7 @@ def settle_stalled_sends(
     request that failed in a way that may have reached the provider.
     """
     stale_before = now - settings.stale_claim_after
+    alert_stale_before = now - settings.dispatch_claim_after
     stalled = and_(
         Message.direction == Direction.OUTBOUND,
         Message.status == MessageStatus.SENDING,
@@ -524,6 +528,9 @@ def settle_stalled_sends(
         or_(
             and_(Message.claim_token.is_(None), Message.next_attempt_at <= now),
             and_(Message.claim_token.is_not(None), Message.claimed_at <= stale_before),
+            # Dispatch alerts have a short lease (issue 14); reminders keep the long one.
+            and_(Message.claim_token.is_not(None), Message.dispatch_id.is_not(None),
+                 Message.claimed_at <= alert_stale_before),
         ),
     )
     ids = list(session.scalars(select(Message.id).where(stalled).order_by(Message.id).limit(limit)))

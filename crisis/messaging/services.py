@@ -552,7 +552,11 @@ def receive_inbound(session: Session, form: Mapping[str, str], now: datetime | N
     staff, relatives = people_with_number(session, sender)
     active_staff = [u for u in staff if u.active]
     user = active_staff[0] if active_staff else None
-    relative = relatives[0] if relatives and user is None else None
+    # A number shared by relatives: the conversation of the latest text to it, or "ambiguous" (issue 14).
+    from crisis.messaging.attribution import attribute
+
+    attribution = attribute(session, number_digests(sender), relatives) if user is None else None
+    relative = attribution.relative if attribution is not None else None
     language = (user.language if user else None) or (relative.language if relative else None) or "sv"
     message = Message(
         direction=Direction.INBOUND,
@@ -562,7 +566,8 @@ def receive_inbound(session: Session, form: Mapping[str, str], now: datetime | N
         counterpart_digest=keyring.digest(sender),
         body=form.get("Body") or "",
         language=language,
-        incident_id=relative.incident_id if relative is not None and len(relatives) == 1 else None,
+        incident_id=relative.incident_id if relative is not None else None,
+        attribution=attribution.how if attribution is not None else None,
         recipient_user_id=user.id if user else None,
         recipient_relative_id=relative.id if relative else None,
         status=MessageStatus.RECEIVED,
@@ -595,11 +600,17 @@ def receive_inbound(session: Session, form: Mapping[str, str], now: datetime | N
             reply_text = system_text("help", language)
     else:
         kind = InboundKind.OTHER
-    if kind in (InboundKind.OTHER, InboundKind.HELP) or (kind == InboundKind.ACK and not active_staff):
+    shared = attribution is not None and attribution.how is not None
+    if kind in (InboundKind.OTHER, InboundKind.HELP) or (kind == InboundKind.ACK and not active_staff) or shared:
+        data = {"message_id": message.id, "intent": intent.kind.value}
+        if shared:  # ids only: a coordinator sees who else the number belongs to
+            data.update(attribution=attribution.how, relative_ids=list(attribution.candidates))
         record_event(
             session, kind="message", type="message.received", actor="sms", incident_id=message.incident_id,
-            subject=message, summary=f"SMS received from {recipient_label(message)}",
-            data={"message_id": message.id, "intent": intent.kind.value},
+            subject=message, summary=f"SMS received from {recipient_label(message)}"
+            + (" (number shared by several relatives: check who wrote)" if attribution and attribution.how == "ambiguous"
+               else ""),
+            data=data,
         )
     reply = None
     if reply_text:

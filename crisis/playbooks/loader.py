@@ -107,6 +107,8 @@ def content_hash(content: Mapping[str, Any]) -> str:
 def load_playbook(path: str | Path) -> Playbook:
     path = Path(path)
     try:
+        if path.stat().st_size > MAX_BYTES:  # before reading it: a huge file is refused cheaply
+            raise PlaybookError([_file_issue(path, _too_large_message(path.stat().st_size))])
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise PlaybookError(
@@ -201,6 +203,19 @@ def _load_files(files: list[Path]) -> tuple[list[Playbook], list[PlaybookIssue]]
 def _top_level_key_line(text: str, key: str) -> int:
     match = re.search(rf"^{re.escape(key)}\s*:", text, re.MULTILINE)
     return text.count("\n", 0, match.start()) + 1 if match else 1
+
+
+# Limits (issue 14, finding 5): a playbook is tens of kilobytes, some 2,000 values, 7 levels deep.
+# A "billion laughs" file (aliases of aliases) or one nested thousands of levels deep is refused,
+# with its file and line, before anything is expanded or built recursively.
+MAX_BYTES = 1024 * 1024
+MAX_DEPTH = 40
+MAX_VALUES = 50_000
+
+
+def _too_large_message(size: int) -> str:
+    return (f"the file is {size // 1024} KiB; a playbook may be at most {MAX_BYTES // 1024} KiB. "
+            "Split it or remove what is not part of the plan")
 
 
 def _file_issue(path: Path, message: str) -> PlaybookIssue:
@@ -322,8 +337,18 @@ def _check_text(text: str, filename: str) -> tuple[Any, list[PlaybookIssue]]:
 
 def _read_yaml(text: str, positions: _Positions, report: _Report) -> tuple[bool, Any]:
     """(whether the text is readable YAML, the data); problems go to `report`."""
+    if len(text.encode("utf-8", errors="replace")) > MAX_BYTES:
+        report.issues.append(PlaybookIssue(report.filename, 1, 1, "", _too_large_message(len(text.encode()))))
+        return False, None
     if _FastPlaybookYamlLoader is not None:
-        fast = _fast_node(text)
+        try:
+            yaml.reader.Reader(text)  # control characters: the careful reader says where
+            within = _within_limits(text, report, _FastPlaybookYamlLoader)
+        except yaml.YAMLError:
+            within = None  # malformed: the careful reader below says where
+        if within is False:
+            return False, None
+        fast = _fast_node(text) if within else None
         if fast is not None:
             node, loader = fast
             try:
@@ -337,7 +362,13 @@ def _read_yaml(text: str, positions: _Positions, report: _Report) -> tuple[bool,
         message = f"control character U+{error.character:04X} is not allowed in YAML; remove it"
         report.issues.append(PlaybookIssue(report.filename, line, 1, "", message))
         return False, None
+    if len(text.encode("utf-8", errors="replace")) > MAX_BYTES:
+        report.issues.append(PlaybookIssue(report.filename, 1, 1, "", _too_large_message(len(text.encode()))))
+        loader.dispose()
+        return False, None
     try:
+        if not _within_limits(text, report):
+            return False, None
         node = loader.get_single_node()
         return True, None if node is None else _construct(
             node, (), loader, positions, report, set()
@@ -357,6 +388,94 @@ def _fast_node(text: str):
         return loader.get_single_node(), loader
     except yaml.YAMLError:
         return None
+def _within_limits(text: str, report: _Report, loader_class=None) -> bool:
+    """Read the YAML events once (no recursion, nothing expanded) and check depth and expanded size.
+
+    The size each anchor stands for is worked out as its events pass, so an
+    alias adds the size of what it repeats: aliases of aliases ("billion
+    laughs") are caught at the alias that crosses the limit.
+    """
+    deep = _deep_flow_bracket(text)
+    if deep is not None:
+        # PyYAML's scanner looks ahead across every open bracket (quadratic): refuse before it runs.
+        line, column = deep
+        report.issues.append(PlaybookIssue(report.filename, line, column, "",
+                                           f"the YAML is nested more than {MAX_DEPTH} levels deep; "
+                                           "a playbook needs fewer than ten"))
+        return False
+    probe = (loader_class or _PlaybookYamlLoader)(text)
+    open_collections: list[list] = []  # [anchor, values so far] of each collection being read
+    sizes: dict[str, int] = {}
+    total = 0
+    try:
+        while probe.check_event():
+            event = probe.get_event()
+            if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+                open_collections.append([event.anchor, 1])
+                if len(open_collections) > MAX_DEPTH:
+                    report.at_mark(event.start_mark, (), f"the YAML is nested more than {MAX_DEPTH} levels deep; "
+                                   "a playbook needs fewer than ten")
+                    return False
+                continue
+            if isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+                anchor, size = open_collections.pop()
+                if anchor:
+                    sizes[anchor] = size
+            elif isinstance(event, yaml.ScalarEvent):
+                size = 1
+                if event.anchor:
+                    sizes[event.anchor] = 1
+            elif isinstance(event, yaml.AliasEvent):
+                size = sizes.get(event.anchor, 1)
+            else:
+                continue
+            if open_collections:
+                open_collections[-1][1] += size
+            else:
+                total += size
+            if size > MAX_VALUES or (open_collections and open_collections[-1][1] > MAX_VALUES) \
+                    or total > MAX_VALUES:
+                report.at_mark(event.start_mark, (), f"the YAML expands to more than {MAX_VALUES:,} values "
+                               "(aliases repeating aliases?); write the plan out without nested aliases")
+                return False
+    finally:
+        probe.dispose()
+    return True
+
+
+def _deep_flow_bracket(text: str) -> tuple[int, int] | None:
+    """(line, column) of the first `[` or `{` more than MAX_DEPTH deep, outside quotes and comments."""
+    depth, line, column, quote = 0, 1, 0, ""
+    previous = "\n"
+    index = 0
+    while index < len(text):
+        char = text[index]
+        column += 1
+        if char == "\n":
+            line, column = line + 1, 0
+            if quote == "#":
+                quote = ""
+        elif quote == "#":
+            pass
+        elif quote:
+            if char == "\\" and quote == '"':
+                index += 1
+                column += 1
+            elif char == quote:
+                quote = ""
+        elif char == "#" and previous in " \t\n":
+            quote = "#"
+        elif char in "'\"" and previous in " \t\n[{,:-":
+            quote = char
+        elif char in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return line, column
+        elif char in "]}":
+            depth = max(depth - 1, 0)
+        previous = char
+        index += 1
+    return None
 
 
 def _yaml_error_message(error: yaml.MarkedYAMLError) -> str:

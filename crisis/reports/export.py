@@ -7,11 +7,11 @@ file holds counts and figures only; no row stands for a person.
 
 from __future__ import annotations
 
-import csv
 import io
 
 from flask import Response
 
+from crisis.core import csvsafe
 from crisis.reports.figures import display
 from crisis.reports.services import Report, Table
 
@@ -22,7 +22,7 @@ def column_heading(column) -> str:
 
 def table_csv(table: Table) -> str:
     out = io.StringIO()
-    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer = csvsafe.writer(out)  # formulas neutralised (issue 14)
     writer.writerow([str(table.row_heading), *(column_heading(c) for c in table.columns)])
     for row in table.rows:
         writer.writerow([str(row.label), *(display(f) for f in row.figures)])

@@ -24,6 +24,10 @@ def export_relative_data(relative_id: int):
     relative = db.session.get(Relative, relative_id) if 0 < relative_id <= 2**31 - 1 else None
     if relative is None:
         raise ApiError(404, "Not Found", f"No relative with id {relative_id}.")
+    if relative.protected_identity:
+        # Two people (issue 14): requested and approved on the privacy page, never in one call.
+        raise ApiError(409, "Conflict", "Protected identity: the export needs a request approved by a second "
+                                        "manager or admin; make the request on the privacy page (/privacy).")
     try:
         data = data_subject_export(db.session, relative, actor=current_user, reason=reason)
     except RetentionError as error:
@@ -48,7 +52,7 @@ document(
         "responses": {
             "200": {"description": "The export", "content": {"application/json": {"schema": {
                 "$ref": "#/components/schemas/DataSubjectExport"}}}},
-            **problem_responses(400, 401, 403, 404, 415, 422),
+            **problem_responses(400, 401, 403, 404, 409, 415, 422),
         },
     }}},
     schemas={"DataSubjectExport": {

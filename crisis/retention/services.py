@@ -183,6 +183,19 @@ def _scrub_timeline(session: Session, incident_id: int) -> int:
     return changed
 
 
+#: What an ad hoc task's title becomes when retention removes its text.
+CLEARED_TITLE = {"sv": "Uppgift (gallrad)", "en": "Task (removed by retention)"}
+
+
+def _clear_ad_hoc_tasks(session: Session, incident_id: int) -> int:
+    tasks = session.scalars(select(Task).where(Task.incident_id == incident_id, Task.key.is_(None))).all()
+    for task in tasks:
+        # Row by row: the columns are encrypted, so no SQL can tell a cleared one from another.
+        task.title = dict(CLEARED_TITLE)
+        task.description = None
+    return len(tasks)
+
+
 def anonymise_incident(session: Session, incident: Incident, *, now: datetime | None = None,
                        actor=RETENTION_ACTOR, policy: RetentionPolicy | None = None) -> dict[str, int]:
     """Remove the personal data of `incident`, keeping what statistics need; returns counts.
@@ -218,6 +231,9 @@ def anonymise_incident(session: Session, incident: Incident, *, now: datetime | 
         "referral_notes": session.execute(
             update(Referral).where(Referral.relative_id.in_(relative_ids), Referral.note.is_not(None))
             .values(note=None).execution_options(**quiet)).rowcount if relative_ids else 0,
+        # Ad hoc tasks hold typed text in their title and description (issue 14); playbook tasks
+        # keep theirs, which come from the public plan.
+        "ad_hoc_task_texts": _clear_ad_hoc_tasks(session, incident.id),
         "assignment_notes": session.execute(
             update(IncidentAssignment).where(IncidentAssignment.incident_id == incident.id,
                                              IncidentAssignment.note != "")
@@ -274,8 +290,13 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def data_subject_export(session: Session, relative: Relative, *, actor, reason: str,
-                        now: datetime | None = None) -> dict:
-    """Everything held about `relative` (GDPR art. 15), logged with `reason`."""
+                        now: datetime | None = None, approved_request=None) -> dict:
+    """Everything held about `relative` (GDPR art. 15), logged with `reason`.
+
+    A relative with protected identity only through an approved two-person
+    request (crisis.retention.protected_export, issue 14)."""
+    if relative.protected_identity and (approved_request is None or approved_request.relative_id != relative.id):
+        raise RetentionError("Protected identity: the export needs a request approved by a second person.")
     reason = (reason or "").strip()
     if len(reason) < 3:
         raise RetentionError("Say why the export is made (e.g. \"begäran om registerutdrag\").")

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from crisis.core.crypto import EncryptedText
+from crisis.core.crypto import EncryptedJSON, EncryptedText
 from crisis.core.db import Base, UTCDateTime, str_enum, utcnow
 
 
@@ -54,8 +54,9 @@ class Task(Base):
     key: Mapped[str | None] = mapped_column(String(200))  # planner key; NULL for ad hoc tasks
     phase_id: Mapped[str | None] = mapped_column(String(100))
     step_id: Mapped[str | None] = mapped_column(String(100))
-    title: Mapped[dict] = mapped_column(JSON)  # language map {"sv": ..., "en": ...}
-    description: Mapped[dict | None] = mapped_column(JSON)
+    # Language maps {"sv": ..., "en": ...}; encrypted (issue 14): ad hoc tasks hold typed text.
+    title: Mapped[dict] = mapped_column(EncryptedJSON)
+    description: Mapped[dict | None] = mapped_column(EncryptedJSON)
     category: Mapped[TaskCategory] = mapped_column(str_enum(TaskCategory, "task_category"))
     agency: Mapped[str | None] = mapped_column(String(40))
     role: Mapped[str] = mapped_column(String(20), default="outreach")

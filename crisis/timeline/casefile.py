@@ -44,6 +44,10 @@ ACCESS_ACTIONS = {
     "export": _l("Exported the record of %(label)s"),
     "call": _l("Called %(label)s from the record"),
     "data_subject_export": _l("Exported %(label)s's data (request from the data subject)"),
+    # Issue 14: the two-person export of a protected identity, and access withdrawn after a dispatch.
+    "export_requested": _l("Asked for an extract of %(label)s's data (a second person must approve)"),
+    "export_approved": _l("Approved an extract of %(label)s's data"),
+    "access_withdrawn": _l("Access to the incident withdrawn: another member took the dispatch"),
 }
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String
+from sqlalchemy import BigInteger, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from crisis.core.crypto import EncryptedJSON, EncryptedText
 from crisis.core.db import Base, UTCDateTime, utcnow
 
 # SQLite only autoincrements INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT.
@@ -33,7 +34,8 @@ class TimelineEvent(Base):
     subject_type: Mapped[str | None] = mapped_column(String(30))
     subject_id: Mapped[int | None] = mapped_column(Integer)
     summary: Mapped[str] = mapped_column(String(300))
-    data: Mapped[dict] = mapped_column(JSON, default=dict)
+    # Encrypted (issue 14): before/after values of typed facts; readers get the plain dict.
+    data: Mapped[dict] = mapped_column(EncryptedJSON, default=dict)
 
     actor: Mapped["User | None"] = relationship()  # noqa: F821, UP037
 
@@ -64,5 +66,5 @@ class AccessLog(Base):
     relative_id: Mapped[int | None] = mapped_column(ForeignKey("relatives.id", ondelete="SET NULL"), index=True)
     incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="SET NULL"), index=True)
     action: Mapped[str] = mapped_column(String(30))  # view, export, call, data_subject_export
-    reason: Mapped[str | None] = mapped_column(String(300))  # required for protected identity
+    reason: Mapped[str | None] = mapped_column(EncryptedText)  # required for protected identity; encrypted
     assigned: Mapped[bool] = mapped_column(default=True)  # was the user assigned to the incident?

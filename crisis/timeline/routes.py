@@ -3,7 +3,6 @@ review) and the access-log review (loggkontroll) for managers and admins."""
 
 from __future__ import annotations
 
-import csv
 import io
 from datetime import date
 from itertools import groupby
@@ -16,6 +15,7 @@ from flask_login import current_user
 
 from crisis.auth.models import Role, User
 from crisis.auth.permissions import login_required, roles_required
+from crisis.core import csvsafe
 from crisis.core.db import db, utcnow
 from crisis.core.holidays import local_date
 from crisis.core.navigation import add_nav_item
@@ -167,7 +167,7 @@ def timeline_csv(incident_id: int):
     incident = visible_incident_or_404(incident_id)
     entries = load_entries(incident, selected_kinds())
     out = io.StringIO()
-    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer = csvsafe.writer(out)  # formulas neutralised (issue 14)
     # The same sentences as the page and the PDF (crisis.timeline.render); no codes.
     writer.writerow([_("Time (Stockholm)"), _("Kind"), _("Who"), _("What"), _("Concerns"),
                      _("Not assigned"), _("Reason given")])
@@ -267,7 +267,7 @@ def access_log_csv():
         abort(400, " ".join(errors.values()))
     rows = casefile.access_log_rows(db.session, filters, limit=None)
     out = io.StringIO()
-    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer = csvsafe.writer(out)  # formulas neutralised (issue 14)
     writer.writerow([_("Time (Stockholm)"), _("Who"), _("Staff id"), _("Record"), _("Protected identity"),
                      _("Incident"), _("Action"), _("Reason given"), _("Not assigned when opened"),
                      _("Assigned now")])

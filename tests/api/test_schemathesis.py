@@ -44,7 +44,7 @@ def _playbooks_read_once(monkeypatch):
 
 
 @pytest.fixture
-def seeded(session, staff, activate):
+def seeded(app, session, staff, activate):
     """A response with a relative (consent given), one with protected identity, and tasks."""
     coordinator = staff["coordinator"]
     session.add(SupportOrganisation(code="brottsofferjouren", name="Brottsofferjouren", kind="civil_society"))
@@ -53,11 +53,24 @@ def seeded(session, staff, activate):
     services.record_consent(session, relative, actor=coordinator, state="given", scope=["contact", "referral"])
     protected = services.add_relative(session, incident, actor=coordinator, relation="sibling",
                                       protected_identity=True)
-    token = create_token(session, coordinator, "schemathesis").token
-    session.commit()
+    # Issue 14: a dispatch with its alert SMS, and a manager's token for the privacy and report operations.
+    from crisis.dispatch.services import dispatch_staff
+    from crisis.followups.models import FollowUp
+    from crisis.messaging.models import Message
+
+    with app.app_context():  # the alert's link is signed with the app's key
+        dispatches = dispatch_staff(session, incident=incident, users=[staff["workers"][0]], actor=coordinator)
+        token = create_token(session, coordinator, "schemathesis").token
+        manager_token = create_token(session, staff["manager"], "schemathesis").token
+        session.commit()
+        dispatch_ids = [d.id for d in dispatches]
     task_ids = [t.id for t in session.query(Task).filter(Task.incident_id == incident.id)]
-    return {"token": token, "ids": {"incident_id": [incident.id], "relative_id": [relative.id, protected.id],
-                                    "task_id": task_ids}}
+    follow_up_ids = [f.id for f in session.query(FollowUp).filter(FollowUp.incident_id == incident.id)]
+    message_ids = [m.id for m in session.query(Message)]
+    return {"token": token, "manager_token": manager_token,
+            "ids": {"incident_id": [incident.id], "relative_id": [relative.id, protected.id],
+                    "task_id": task_ids, "dispatch_id": dispatch_ids,
+                    "follow_up_id": follow_up_ids or [1], "message_id": message_ids or [1]}}
 
 
 def _published_document() -> dict:
@@ -73,15 +86,29 @@ def _published_document() -> dict:
 schema = schemathesis.openapi.from_dict(_published_document())
 
 
-@schema.parametrize()
-@settings(max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
-def test_no_operation_answers_5xx(case, app, seeded):
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+
+
+def _call(case, app, seeded, token: str):
     # Odd generated ids are pointed at seeded rows, so about half the calls reach a real incident.
     for name, value in list((case.path_parameters or {}).items()):
         known = seeded["ids"].get(name)
         if known and isinstance(value, int) and value % 2:
             case.path_parameters[name] = known[value % len(known)]
     # Through WSGI to the app on the test database.
-    response = case.call(app=app, headers={"Authorization": f"Bearer {seeded['token']}"})
-    case.validate_response(response, checks=[not_a_server_error, status_code_conformance,
-                                              content_type_conformance, response_schema_conformance])
+    response = case.call(app=app, headers={"Authorization": f"Bearer {token}"})
+    case.validate_response(response, checks=CHECKS)
+
+
+@schema.parametrize()
+@settings(max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+def test_no_operation_answers_5xx(case, app, seeded):
+    _call(case, app, seeded, seeded["token"])
+
+
+# Issue 14: the operations only managers and admins reach (privacy export, including the protected
+# identity's refusal, reports, staff), with a manager's token.
+@schema.include(tag=["privacy", "reports", "auth", "timeline"]).parametrize()
+@settings(max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+def test_no_manager_operation_answers_5xx(case, app, seeded):
+    _call(case, app, seeded, seeded["manager_token"])

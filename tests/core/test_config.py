@@ -8,6 +8,9 @@ PRODUCTION_OK = {
     "DATABASE_URL": "postgresql+psycopg://crisis@db/crisis",
     "ENCRYPTION_KEYS": "Sx0nq0e4n1aOwZk2Yk7L0hTq0t0pVt0yq2p1oE3eX2U=",
     "PUBLIC_BASE_URL": "https://krisstod.stockholm.se",
+    # Issue 14: production sends real SMS and shares Redis between processes.
+    "SMS_BACKEND": "twilio", "TWILIO_ACCOUNT_SID": "AC" + "0" * 32, "TWILIO_AUTH_TOKEN": "t" * 32,
+    "TWILIO_FROM": "+46700000000", "REDIS_URL": "redis://redis.internal:6379/0",
 }
 
 

@@ -66,9 +66,14 @@ def test_deactivated_user_cannot_connect(live_server, local_client, create_user,
 
 def signed_session(app, user, *, second_factor="totp", seen_ago=0.0, logged_in_ago=0.0) -> str:
     """A session cookie as the login would set it, with chosen timestamps."""
+    from crisis.auth.sessions import open_record
+    from crisis.core.db import db
+
     now = time.time()
+    key = open_record(db.session, user)  # the server's record of the login (issue 14)
+    db.session.commit()
     data = {"_user_id": user.get_id(), "_fresh": True, "auth_at": int(now - logged_in_ago),
-            "seen_at": int(now - seen_ago), "mfa": second_factor}
+            "seen_at": int(now - seen_ago), "mfa": second_factor, "sid": key}
     value = app.session_interface.get_signing_serializer(app).dumps(data)
     return f"{app.config['SESSION_COOKIE_NAME']}={value}"
 

@@ -103,8 +103,8 @@ def test_only_managers_and_admins_export(client, logged_in, relative, role):
     assert export(client, relative.id).status_code == 403
 
 
-def test_a_protected_identity_is_exported_too_but_never_listed_by_name(client, logged_in, create_relative,
-                                                                       relative, session):
+def test_a_protected_identity_is_never_listed_by_name_and_not_exported_by_one_person(
+        client, logged_in, create_relative, relative, session):
     from crisis.incidents.models import Incident
 
     incident = session.scalar(select(Incident))
@@ -113,14 +113,17 @@ def test_a_protected_identity_is_exported_too_but_never_listed_by_name(client, l
     logged_in("manager")
     page = client.get(f"/privacy?reference={relative.incident.reference}").get_data(as_text=True)
     assert "Skyddad Person" not in page and "Fatima" not in page  # labels only
-    data = json.loads(export(client, protected.id).get_data(as_text=True))
-    assert data["relative"]["name"] == "Skyddad Person" and data["relative"]["protected_identity"] is True
+    response = export(client, protected.id, reason="Begäran om registerutdrag, dnr 2026/1234")
+    assert response.status_code == 302 and "Skyddad Person" not in response.get_data(as_text=True)
+    # The two-person flow: tests/security/test_protected_export.py
 
 
 @pytest.mark.parametrize("query", ["phone=070-174 06 99", "name=fatima  testsson", "reference={ref}"])
 def test_the_manager_finds_the_relative_and_the_search_is_logged(client, logged_in, relative, query):
     manager = logged_in("manager")
-    page = client.get("/privacy?" + query.format(ref=relative.incident.reference)).get_data(as_text=True)
+    field, _, value = query.format(ref=relative.incident.reference).partition("=")
+    page = client.post("/privacy", data={field: value, "csrf_token": csrf_token(client, "/privacy")}
+                       ).get_data(as_text=True)
     assert f"/privacy/relatives/{relative.id}/export" in page
     found = db.session.scalars(select(AccessLog).where(AccessLog.action == "found_in_search",
                                                        AccessLog.user_id == manager.id)).all()
@@ -129,7 +132,7 @@ def test_the_manager_finds_the_relative_and_the_search_is_logged(client, logged_
 
 def test_a_bad_phone_number_in_the_search_says_what_to_fix(client, logged_in, relative):
     logged_in("manager")
-    response = client.get("/privacy?phone=abc")
+    response = client.post("/privacy", data={"phone": "abc", "csrf_token": csrf_token(client, "/privacy")})
     assert response.status_code == 200
     assert "+46701234567" in response.get_data(as_text=True)
 

@@ -166,3 +166,27 @@ def browsers(app, world) -> dict:
         assert response.status_code == 302, response.get_data(as_text=True)
         result[role] = Browser(client, user)
     return result
+
+
+@pytest.fixture
+def scripted_response(app, session, create_user, create_district, create_team):
+    """What `tests.security.scripted` needs: staff, a district, a support organisation and tokens."""
+    from crisis.auth.services import create_token
+    from crisis.referrals.models import SupportOrganisation
+    from tests.security import scripted
+
+    district = create_district("farsta", name="Farsta")
+    coordinator = create_user("coordinator", district=district)
+    manager = create_user("manager", district=district)
+    worker = create_user("outreach", district=district, phone="+46701740612")
+    create_team(district, [worker], name="SIG Farsta")
+    session.add(SupportOrganisation(code="brottsofferjouren", name="Brottsofferjouren", kind="civil_society"))
+    tokens = {"coordinator": create_token(session, coordinator).token, "manager": create_token(session, manager).token}
+    session.commit()
+
+    def make(send):
+        return scripted.Script(send=send, coordinator_token=tokens["coordinator"], manager_token=tokens["manager"],
+                               district_id=district.id)
+
+    return {"make": make, "coordinator": coordinator, "manager": manager, "worker": worker,
+            "district": district}

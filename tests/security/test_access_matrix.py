@@ -176,6 +176,20 @@ def _dispatch(w: World, role: str, target: str):
     return w.dispatch_a[role] if target == "mine" else w.dispatch_b
 
 
+def _export_request(w: World) -> int:
+    """A pending request for an extract of a protected identity (issue 14), made once per world."""
+    if getattr(w, "export_request_id", None) is None:
+        from crisis.core.db import db
+        from crisis.retention.models import ExportRequest
+
+        row = ExportRequest(relative_id=w.protected_b.id, requested_by_id=w.coord2.id, reason="dnr 2026/1",
+                            status="pending")
+        db.session.add(row)
+        db.session.commit()
+        w.export_request_id = row.id
+    return w.export_request_id
+
+
 def _only_mine(target: str, calls: list) -> list:
     return calls if target == "mine" else []
 
@@ -264,7 +278,10 @@ REQUESTS = {
                                           Call("GET", "/api/v1/reports")]),
     30: lambda w, role, t: _only_mine(t, [Call("GET", "/access-log"), Call("GET", "/access-log.csv")]),
     31: lambda w, role, t: [
-        *_only_mine(t, [Call("GET", "/privacy")]),
+        *_only_mine(t, [Call("GET", "/privacy"), Call("POST", "/privacy", form={"reference": w.incident_a.reference}),
+                        # Issue 14: the two-person export of a protected identity.
+                        Call("POST", f"/privacy/export-requests/{_export_request(w)}/approve"),
+                        Call("POST", f"/privacy/export-requests/{_export_request(w)}/download")]),
         Call("POST", f"/privacy/relatives/{_relative(w, t).id}/export", form={"reason": "Begäran om registerutdrag"}),
         Call("POST", f"/api/v1/relatives/{_relative(w, t).id}/data-subject-export",
              json={"reason": "Begäran om registerutdrag"})],
