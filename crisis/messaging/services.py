@@ -298,14 +298,16 @@ def sms_blocks(session: Session, numbers: Iterable[str], relative_ids: Iterable[
     return opted_out, protected
 
 
-def queue_sms_many(session: Session, texts: list[dict], *, now: datetime | None = None) -> list[int | SmsRefused]:
+def queue_sms_many(session: Session, texts: list[dict], *, now: datetime | None = None,
+                   objects: bool = False) -> list:
     """`queue_sms` for many texts: constant in statements, whatever their number.
 
     Each item holds `queue_sms`'s keyword arguments. Every distinct number is
     checked once (opt-out, protected identity), the messages are written
     with one multi-row INSERT and their first status rows with another.
-    Returns, in order, the new message's id or the `SmsRefused` that kept
-    it out. A duplicate idempotency key raises IntegrityError for the whole
+    Every text needs its own idempotency key. Returns, in order, the new
+    message's id (the `Message` with `objects`) or the `SmsRefused` that
+    kept it out. A duplicate idempotency key raises IntegrityError for the whole
     statement: run it in a savepoint and fall back to `queue_sms` one by one.
     """
     now = now or utcnow()
@@ -341,11 +343,19 @@ def queue_sms_many(session: Session, texts: list[dict], *, now: datetime | None 
                 "status_changed_at": now, "created_at": now,
             })
     if rows:
-        ids = iter(session.scalars(
-            insert(Message).returning(Message.id, sort_by_parameter_order=True), rows
-        ).all())
-        results = [next(ids) if r is None else r for r in results]
-        new_ids = [r for r in results if isinstance(r, int)]
+        keys = [row["idempotency_key"] for row in rows]
+        if None in keys or len(set(keys)) != len(keys):
+            raise ValueError("queue_sms_many needs a distinct idempotency key for every text")
+        # Matched back by key: asking the database to keep the rows' order
+        # (sort_by_parameter_order) would make SQLite insert row by row.
+        if objects:
+            made = {m.idempotency_key: m for m in session.scalars(insert(Message).returning(Message), rows)}
+        else:
+            made = dict((k, i) for i, k in session.execute(
+                insert(Message).returning(Message.id, Message.idempotency_key), rows))
+        pending = iter(keys)
+        results = [made[next(pending)] if r is None else r for r in results]
+        new_ids = [r.id if objects else r for r in results if not isinstance(r, SmsRefused)]
         session.execute(insert(MessageStatusEvent), [
             {"message_id": i, "status": MessageStatus.QUEUED, "source": "outbox", "at": now} for i in new_ids
         ])

@@ -115,9 +115,9 @@ def record_events(session: Session, rows: list[dict]) -> list[TimelineEvent]:
     if not rows:
         return []
     values = [event_row(**row) for row in rows]
-    events = list(session.scalars(
-        insert(TimelineEvent).returning(TimelineEvent, sort_by_parameter_order=True), values
-    ))
+    # Without sort_by_parameter_order: SQLite would then fall back to one
+    # INSERT per row. The ids still follow the rows' order in one statement.
+    events = sorted(session.scalars(insert(TimelineEvent).returning(TimelineEvent), values), key=lambda e: e.id)
     after_commit(session, lambda: _publish_many(events))
     return events
 
