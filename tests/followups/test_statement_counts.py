@@ -13,7 +13,12 @@ from sqlalchemy import insert, select
 
 from crisis.core.db import db
 from crisis.followups.models import FollowUp
-from crisis.followups.reminders import claim_due_reminders, new_claim_token, reminder_horizon, send_claimed_reminders
+from crisis.followups.reminders import (
+    claim_due_reminders,
+    new_claim_token,
+    reminder_horizon,
+    send_claimed_reminders,
+)
 from tests.followups.helpers import NOW, events, local, outbox
 from tests.statements import counting_statements
 
