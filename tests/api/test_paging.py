@@ -9,7 +9,6 @@ import re
 import pytest
 
 import crisis
-
 from crisis.core.openapi import openapi_document
 from tests.api.conftest import assert_problem
 
