@@ -31,6 +31,7 @@ from crisis.messaging.gateway import normalize_status
 from crisis.messaging.keywords import InboundKind, classify_inbound
 from crisis.messaging.models import Direction, Message, MessageStatus, MessageStatusEvent, SmsOptOut
 from crisis.messaging.texts import system_text
+from crisis.messaging.wake import wake_sender_after_commit
 from crisis.timeline.services import record_event
 
 log = logging.getLogger(__name__)
@@ -257,6 +258,7 @@ def queue_sms(
     message.status_events.append(MessageStatusEvent(status=MessageStatus.QUEUED, source="outbox", at=now))
     session.add(message)
     session.flush()
+    wake_sender_after_commit(session)
     return message
 
 
@@ -359,6 +361,7 @@ def queue_sms_many(session: Session, texts: list[dict], *, now: datetime | None 
         session.execute(insert(MessageStatusEvent), [
             {"message_id": i, "status": MessageStatus.QUEUED, "source": "outbox", "at": now} for i in new_ids
         ])
+        wake_sender_after_commit(session)
     return results
 
 
