@@ -60,14 +60,23 @@ def make_app(database_url: str):
     return app
 
 
-def use_baseline() -> None:
-    """Write each reminder on its own, as before the bulk path (same checks, same texts)."""
+_PRODUCT_BATCH = None
+
+
+def use_baseline(baseline: bool) -> None:
+    """Write each reminder on its own, as before the bulk path (same checks, same texts); or not.
+
+    Pool processes are reused between rounds: the product's own path is put back for a product round."""
+    global _PRODUCT_BATCH
     from crisis.followups import reminders
+
+    if _PRODUCT_BATCH is None:
+        _PRODUCT_BATCH = reminders._remind_batch
 
     def one_by_one(session, rows, now, texts):
         return [(f, reminders._remind(session, f, now, texts)) for f in rows]
 
-    reminders._remind_batch = one_by_one
+    reminders._remind_batch = one_by_one if baseline else _PRODUCT_BATCH
 
 
 def empty_tables() -> None:
@@ -133,8 +142,7 @@ def sweep_in_process(job: tuple[str, int, str]) -> tuple[int, int, float, float]
     from crisis.core.db import db
     from crisis.followups.reminders import run_reminder_sweep
 
-    if kind == "baseline":
-        use_baseline()
+    use_baseline(kind == "baseline")
     app = make_app(database_url)
     with app.app_context():
         started = time.time()
