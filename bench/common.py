@@ -16,7 +16,10 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import signal
 import statistics
+import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,6 +47,9 @@ def unique_name(bench: str) -> str:
 def own_database(server_url: str, bench: str) -> Iterator[str]:
     """A new database for this run; dropped afterwards (only this one, never another's)."""
     name = unique_name(bench)
+    if threading.current_thread() is threading.main_thread():
+        # A terminated bench still drops its database (the finally below runs on SystemExit).
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
