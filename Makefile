@@ -42,8 +42,12 @@ translations: install
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o crisis/translations/messages.pot .
 	$(BIN)/pybabel update -i crisis/translations/messages.pot -d crisis/translations --no-fuzzy-matching
 
+# Benches need PostgreSQL (BENCH_POSTGRES_URL, default the local server) and
+# make databases of their own; the JSON summary goes to instance/bench/.
+BENCHES := sweep dispatch pages capacity fanout
 bench: install
-	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	@start=$$(date +%s); for b in $(BENCHES); do echo "== bench/$$b.py"; $(BIN)/python bench/$$b.py || exit 1; done; \
+	$(BIN)/python bench/summary.py $$start
 
 # The wheel works outside the checkout: build it, install it into a fresh venv in a
 # temporary directory, and from there run the console script, validate the playbooks,

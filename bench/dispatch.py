@@ -1,6 +1,7 @@
 """Benchmark: dispatch to 100 recipients through the real twilio SDK against the local fake.
 
-    .venv/bin/python bench/dispatch.py [--recipients 100] [--latency-ms 100] [--database-url URL]
+    .venv/bin/python bench/dispatch.py [--recipients 100] [--latency-ms 100] [--rounds 3]
+                                       [--postgres-url URL | --sqlite]
 
 Measures, from the coordinator's dispatch to the moment Twilio (the fake,
 answering each API request after --latency-ms, as Twilio's API takes tens
@@ -11,12 +12,13 @@ to hundreds of milliseconds) has accepted every alert:
 - the sender as it runs in production (crisis.messaging.sender defaults:
   concurrent requests, paced per sender at SMS_SEND_RATE per second).
 
-Both runs go through the same path: the dispatch writes its outbox rows in
-one transaction, sweeps claim them, send them and record Twilio's SID. Each
-run checks that every recipient got exactly one message. Prints both times
-and the ratio. The database is a temporary SQLite file unless
---database-url names another (its name must contain "bench" or "test";
-its tables are emptied between runs).
+Both go through the same path: the dispatch writes its outbox rows in one
+transaction, sweeps claim them, send them and record Twilio's SID. Each run
+checks that every recipient got exactly one message. Rounds alternate; p50
+and p95 are printed side by side, with the pacing limit, the first text's
+hand-over after the commit, and the database's own cost (a zero-latency fake,
+pacing off). The database is one of its own on PostgreSQL (--postgres-url,
+bench/common.py) or, with --sqlite, a temporary SQLite file.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import os
 import sys
 import tempfile
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -104,8 +107,10 @@ def seed(session, recipients: int):
     return coordinator, people, session.get(Incident, incident.id)
 
 
-def run(app, fake, recipients: int, settings) -> float:
-    """Seconds from the dispatch to Twilio having accepted every alert."""
+def run(app, fake, recipients: int, settings) -> dict:
+    """Seconds from the dispatch to Twilio having accepted every alert, the database's share, the first text."""
+    from datetime import UTC, datetime
+
     from crisis.core.db import db
     from crisis.dispatch.services import dispatch_staff
     from crisis.messaging.models import Message
@@ -121,52 +126,87 @@ def run(app, fake, recipients: int, settings) -> float:
         start = time.perf_counter()
         dispatch_staff(session, incident=incident, users=people, actor=coordinator)
         session.commit()
+        committed_at, db_seconds = datetime.now(UTC), time.perf_counter() - start
+        # The commit wakes the sender (crisis.messaging.wake); here the sweep simply runs at once.
         while session.scalar(select(func.count(Message.id)).where(Message.provider_id.is_(None))):
             run_sender_sweep(session, gateway, settings, pacer=pacer)
         elapsed = time.perf_counter() - start
         accepted = sorted(m.to for m in fake.messages)
         if accepted != sorted(p.phone for p in people):
             raise SystemExit(f"expected one message per recipient, Twilio got {len(accepted)}")
+        first = min(m.date_created for m in fake.messages)
         db.session.remove()
-    return elapsed
+    return {"seconds": elapsed, "db_seconds": db_seconds,
+            "first_accepted_after_commit_s": (first - committed_at).total_seconds()}
 
 
 def main() -> None:
     from dataclasses import replace
 
+    from bench.common import (
+        add_server_argument,
+        alternate,
+        own_database,
+        side_by_side,
+        stats,
+        write_summary,
+    )
     from crisis.messaging.sender import settings_from_config
     from crisis.testing import FakeTwilio
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--recipients", type=int, default=100)
     parser.add_argument("--latency-ms", type=float, default=100.0, help="the fake's answer time per request")
-    parser.add_argument("--database-url", default=None)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--sqlite", action="store_true", help="a temporary SQLite file instead of PostgreSQL")
+    add_server_argument(parser)
     args = parser.parse_args()
     if not 1 <= args.recipients < len(FICTION):
         raise SystemExit(f"--recipients must be 1 to {len(FICTION)} (the numbers reserved for fiction)")
 
     with tempfile.TemporaryDirectory() as tmp, FakeTwilio(latency_s=args.latency_ms / 1000) as fake:
-        database_url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"
-        name = make_url(database_url).database or ""
-        if args.database_url and "bench" not in name and "test" not in name:
-            raise SystemExit("--database-url: its tables are emptied, so its name must contain 'bench' or 'test'")
-        app = make_app(database_url, fake)
-        from crisis.messaging.sender import get_gateway
+        database = (nullcontext(f"sqlite:///{Path(tmp) / 'bench.sqlite3'}") if args.sqlite
+                    else own_database(args.postgres_url, "dispatch"))
+        with database as database_url:
+            app = make_app(database_url, fake)
+            from crisis.messaging.sender import get_gateway
 
-        production = settings_from_config(app.config, get_gateway(app))
-        one_by_one = replace(production, workers=1)
-        baseline = run(app, fake, args.recipients, one_by_one)
-        concurrent = run(app, fake, args.recipients, production)
+            production = settings_from_config(app.config, get_gateway(app))
+            one_by_one = replace(production, workers=1)
+            unpaced = replace(production, rate_per_second=0)
+            runs: dict[str, list[dict]] = {"product": [], "baseline": [], "db_only": []}
+            for _, kind in alternate(args.rounds):
+                runs[kind].append(run(app, fake, args.recipients, production if kind == "product" else one_by_one))
+            fake.latency_s = 0.0
+            for _ in range(args.rounds):  # the database's cost per recipient: no latency, no pacing
+                runs["db_only"].append(run(app, fake, args.recipients, unpaced))
+            from crisis.core.db import db
+
+            db.session.remove()
+            db.engine.dispose()
 
     sender = (f"sender ({production.workers} workers, paced {production.rate_per_second:g}/s "
               f"per sender, burst {production.burst})")
-    baseline_label = "one by one (1 worker, same path)"
-    width = max(len(sender), len(baseline_label))
+    limit = max(0.0, (args.recipients - production.burst) / production.rate_per_second) \
+        if production.rate_per_second else 0.0
     print(f"dispatch to {args.recipients} recipients, fake Twilio answering in {args.latency_ms:.0f} ms "
-          f"({make_url(database_url).get_backend_name()}); time until Twilio accepted every alert:")
-    print(f"  {baseline_label:<{width}}  {baseline:6.2f} s")
-    print(f"  {sender:<{width}}  {concurrent:6.2f} s")
-    print(f"  ratio (one by one / sender): {baseline / concurrent:.1f}x")
+          f"({make_url(database_url).get_backend_name()}), {args.rounds} rounds each, alternating:")
+    print(side_by_side(f"{sender} vs one by one", [r["seconds"] for r in runs["product"]],
+                       [r["seconds"] for r in runs["baseline"]]))
+    print(f"  pacing limit (first {production.burst} at once, then {production.rate_per_second:g}/s): {limit:.2f} s")
+    first = [r["first_accepted_after_commit_s"] for r in runs["product"]]
+    print(f"  first text accepted by Twilio after the commit: p50 {stats(first)['p50'] * 1000:.0f} ms "
+          f"(includes the fake's {args.latency_ms:.0f} ms)")
+    db_only = [r["seconds"] for r in runs["db_only"]]
+    dispatch_db = [r["db_seconds"] for r in runs["product"] + runs["db_only"]]
+    print(f"  zero-latency fake, pacing off, everything sent: p50 {stats(db_only)['p50']:.3f} s; "
+          f"the dispatch transaction alone: p50 {stats(dispatch_db)['p50'] * 1000:.0f} ms "
+          f"({stats(dispatch_db)['p50'] * 1000 / args.recipients:.2f} ms per recipient)")
+    path = write_summary("dispatch", {"recipients": args.recipients, "latency_ms": args.latency_ms,
+                                      "pacing_limit_s": limit, "runs": runs,
+                                      "product": stats([r["seconds"] for r in runs["product"]]),
+                                      "baseline": stats([r["seconds"] for r in runs["baseline"]])})
+    print(f"summary: {path}")
 
 
 if __name__ == "__main__":

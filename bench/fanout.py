@@ -44,6 +44,8 @@ from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 BIN = Path(sys.executable).parent
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/7")
 NAMESPACE = "/live"
@@ -249,7 +251,8 @@ def measure(result: Result, clients: Clients, trigger, rounds: int, warmup: int,
 def product_run(args, work: Path, deadline: float) -> tuple[Result, int]:
     import requests
 
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{work / 'bench.sqlite3'}", "REDIS_URL": REDIS_URL}
+    database_url = args.database_url or f"sqlite:///{work / 'bench.sqlite3'}"
+    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": REDIS_URL}
     env.pop("CRISIS_ENV", None)
     for command in (["db", "upgrade"], ["demo"]):
         subprocess.run([str(BIN / "crisis"), *command], env=env, check=True, capture_output=True, timeout=120)
@@ -342,13 +345,30 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--budget", type=float, default=300.0, help="seconds for the whole run")
+    parser.add_argument("--postgres-url", default=os.environ.get("BENCH_POSTGRES_URL"),
+                        help="run the product on a database of its own on this PostgreSQL server "
+                             "(default BENCH_POSTGRES_URL; unset: a temporary SQLite file)")
     args = parser.parse_args()
+    from contextlib import nullcontext
+
+    from bench.common import own_database
+
+    database = own_database(args.postgres_url, "fanout") if args.postgres_url else nullcontext(None)
+    with database as args.database_url:
+        run(args)
+
+
+def run(args) -> None:
     deadline = time.monotonic() + args.budget
     work = Path(tempfile.mkdtemp(prefix="crisis-bench-fanout-"))
     try:
         product, payload_size = product_run(args, work, deadline)
         floor = floor_run(args, work, deadline, payload_size)
         report(product, floor, args)
+        from bench.common import stats, write_summary
+
+        write_summary("fanout", {"clients": args.clients, "processes": args.processes,
+                                 "product_ms": stats(product.latencies_ms), "floor_ms": stats(floor.latencies_ms)})
         if product.lost or floor.lost:
             raise SystemExit("some clients missed events")
     finally:

@@ -1,16 +1,19 @@
-"""Benchmark: the follow-up reminder sweep over 10,000 due follow-ups on PostgreSQL.
+"""Benchmark: the follow-up reminder sweep over 10,000 due follow-ups on PostgreSQL, two schedulers.
 
-    .venv/bin/python bench/sweep.py [--follow-ups 10000] [--batch-size 200] [--workers 1]
+    .venv/bin/python bench/sweep.py [--follow-ups 10000] [--batch-size 200] [--workers 2] [--rounds 3]
+                                    [--postgres-url URL]
 
-Creates its own database (crisis_bench_sweep_test), migrates it, inserts the
-due follow-ups, runs the sweep (claim, queue the outbox row, mark, record the
-timeline event, batch by batch) until nothing is due, checks that every
-follow-up got exactly one reminder, prints the sweep time and rows per
-second, and drops the database. `--workers N` runs N sweeping processes at
-once, as a mistakenly doubled scheduler would.
+Creates a database of its own (bench/common.py), migrates it and, round by
+round, inserts the due follow-ups and runs `--workers` sweeping processes at
+once (as a mistakenly doubled scheduler would) until nothing is due, then
+checks that every follow-up got exactly one reminder. Rounds alternate:
 
-The server is PostgreSQL at BENCH_POSTGRES_URL (default
-postgresql+psycopg://postgres@127.0.0.1:5432/postgres).
+- product: the sweep as shipped (each batch in a fixed number of statements);
+- baseline: the same sweep with each reminder written on its own (its own
+  outbox insert and flush, status row, timeline event and publish), as the
+  sweep did before the bulk path.
+
+Prints p50/p95 of both side by side and writes instance/bench/sweep-*.json.
 """
 
 from __future__ import annotations
@@ -27,47 +30,63 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine, func, insert, select, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy import func, insert, select  # noqa: E402
 
-DATABASE = "crisis_bench_sweep_test"
-SERVER = os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+from bench.common import (  # noqa: E402
+    add_server_argument,
+    alternate,
+    own_database,
+    side_by_side,
+    stats,
+    write_summary,
+)
+
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 # Monday 22 June 2026, 10:00 in Stockholm: inside the reminder hours.
 NOW = datetime(2026, 6, 22, 10, 0, tzinfo=STOCKHOLM).astimezone(UTC)
 
 
-def database_url() -> str:
-    return make_url(SERVER).set(database=DATABASE).render_as_string(hide_password=False)
-
-
-def recreate_database() -> None:
-    admin = create_engine(SERVER, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{DATABASE}"'))
-    admin.dispose()
-
-
-def drop_database() -> None:
-    from crisis.core.db import db
-
-    if db.engine is not None:
-        db.session.remove()
-        db.engine.dispose()
-    admin = create_engine(SERVER, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)'))
-    admin.dispose()
-
-
-def make_app():
+def make_app(database_url: str):
     from crisis import create_app
     from crisis.core.config import load_settings
 
-    environ = dict(os.environ, DATABASE_URL=database_url())
+    environ = dict(os.environ, DATABASE_URL=database_url)
     environ.pop("CRISIS_ENV", None)
-    return create_app(load_settings(environ))
+    environ.pop("REDIS_URL", None)
+    app = create_app(load_settings(environ))
+    import logging
+
+    logging.getLogger().setLevel(logging.WARNING)
+    return app
+
+
+_PRODUCT_BATCH = None
+
+
+def use_baseline(baseline: bool) -> None:
+    """Write each reminder on its own, as before the bulk path (same checks, same texts); or not.
+
+    Pool processes are reused between rounds: the product's own path is put back for a product round."""
+    global _PRODUCT_BATCH
+    from crisis.followups import reminders
+
+    if _PRODUCT_BATCH is None:
+        _PRODUCT_BATCH = reminders._remind_batch
+
+    def one_by_one(session, rows, now, texts):
+        return [(f, reminders._remind(session, f, now, texts)) for f in rows]
+
+    reminders._remind_batch = one_by_one if baseline else _PRODUCT_BATCH
+
+
+def empty_tables() -> None:
+    from crisis.core.db import db
+    from crisis.models import Base
+
+    db.session.remove()
+    names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
 
 
 def seed(session, count: int) -> None:
@@ -115,72 +134,90 @@ def seed(session, count: int) -> None:
     session.commit()
 
 
-def sweep_in_process(batch_size: int) -> tuple[int, int]:
-    """One scheduler process sweeping until nothing is due: (reminders sent, batches)."""
+def sweep_in_process(job: tuple[str, int, str]) -> tuple[int, int, float, float]:
+    """One scheduler process sweeping until nothing is due: (reminders sent, batches, start, end).
+
+    The clock starts once the app is built (process start-up is not the sweep's cost)."""
+    database_url, batch_size, kind = job
     from crisis.core.db import db
     from crisis.followups.reminders import run_reminder_sweep
 
-    app = make_app()
+    use_baseline(kind == "baseline")
+    app = make_app(database_url)
     with app.app_context():
+        started = time.time()
         report = run_reminder_sweep(db.session, now=NOW, batch_size=batch_size)
+        ended = time.time()
         db.session.remove()
-    return report.sent, report.batches
+    return report.sent, report.batches, started, ended
+
+
+def one_round(app, database_url: str, args, kind: str, pool) -> dict:
+    from crisis.core.db import db
+    from crisis.followups.models import FollowUp
+    from crisis.messaging.models import Message
+
+    empty_tables()
+    with app.app_context():
+        seed(db.session, args.follow_ups)
+        db.session.remove()
+    db.engine.dispose()  # no pooled connections shared with the workers
+    results = pool.map(sweep_in_process, [(database_url, args.batch_size, kind)] * args.workers)
+    # From the first scheduler's start to the last one's end.
+    elapsed = max(r[3] for r in results) - min(r[2] for r in results)
+    with app.app_context():
+        queued = db.session.scalar(select(func.count()).select_from(Message).where(
+            Message.purpose == "followup_reminder"))
+        distinct = db.session.scalar(select(func.count(func.distinct(Message.idempotency_key))).where(
+            Message.purpose == "followup_reminder"))
+        unmarked = db.session.scalar(select(func.count()).select_from(FollowUp).where(
+            FollowUp.reminder_sent_at.is_(None)))
+        db.session.remove()
+    sent = sum(r[0] for r in results)
+    ok = queued == distinct == sent == args.follow_ups and unmarked == 0
+    return {"kind": kind, "seconds": elapsed, "sent": sent, "queued": queued, "batches": sum(r[1] for r in results),
+            "per_worker": [r[0] for r in results], "exactly_once": ok}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--follow-ups", type=int, default=10_000)
     parser.add_argument("--batch-size", type=int, default=200)
-    parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--no-baseline", action="store_true", help="product rounds only")
+    add_server_argument(parser)
     args = parser.parse_args()
 
     from crisis.core import migrate
     from crisis.core.db import db
 
-    recreate_database()
-    try:
-        app = make_app()
+    rounds: list[dict] = []
+    with own_database(args.postgres_url, "sweep") as database_url:
+        app = make_app(database_url)
         migrate.upgrade(db.engine)
-        with app.app_context():
-            seed(db.session, args.follow_ups)
-            db.session.remove()
-        db.engine.dispose()  # no pooled connections shared with forked workers
-
-        started = time.perf_counter()
-        if args.workers == 1:
-            results = [sweep_in_process(args.batch_size)]
-        else:
-            context = multiprocessing.get_context("spawn")
-            with context.Pool(args.workers) as pool:
-                results = pool.map(sweep_in_process, [args.batch_size] * args.workers)
-        elapsed = time.perf_counter() - started
-
-        with app.app_context():
-            from crisis.followups.models import FollowUp
-            from crisis.messaging.models import Message
-
-            queued = db.session.scalar(select(func.count()).select_from(Message).where(
-                Message.purpose == "followup_reminder"))
-            distinct = db.session.scalar(select(func.count(func.distinct(Message.idempotency_key))).where(
-                Message.purpose == "followup_reminder"))
-            unmarked = db.session.scalar(select(func.count()).select_from(FollowUp).where(
-                FollowUp.reminder_sent_at.is_(None)))
-            db.session.remove()
-        sent = sum(r[0] for r in results)
-        batches = sum(r[1] for r in results)
-        ok = queued == distinct == sent == args.follow_ups and unmarked == 0
-        print(f"follow-ups due:        {args.follow_ups}")
-        print(f"scheduler processes:   {args.workers}")
-        print(f"batch size:            {args.batch_size} ({batches} batches)")
-        print(f"reminders queued:      {queued} ({distinct} distinct keys, {unmarked} follow-ups unmarked)")
-        print(f"sweep time:            {elapsed:.2f} s")
-        print(f"rows per second:       {args.follow_ups / elapsed:,.0f}")
-        print("exactly once:          " + ("yes" if ok else "NO"))
-        return 0 if ok else 1
-    finally:
-        if not args.keep:
-            drop_database()
+        context = multiprocessing.get_context("spawn")
+        with context.Pool(args.workers) as pool:
+            for n, kind in alternate(args.rounds):
+                if kind == "baseline" and args.no_baseline:
+                    continue
+                result = one_round(app, database_url, args, kind, pool)
+                rounds.append({"round": n, **result})
+                print(f"round {n} {kind:<8} {result['seconds']:7.2f} s  {args.follow_ups / result['seconds']:8,.0f} "
+                      f"rows/s  per worker {result['per_worker']}  exactly once: "
+                      f"{'yes' if result['exactly_once'] else 'NO'}", flush=True)
+        db.session.remove()
+        db.engine.dispose()
+    product = [r["seconds"] for r in rounds if r["kind"] == "product"]
+    baseline = [r["seconds"] for r in rounds if r["kind"] == "baseline"]
+    print(side_by_side(f"sweep {args.follow_ups} due, {args.workers} schedulers", product, baseline))
+    ok = all(r["exactly_once"] for r in rounds)
+    print("exactly once in every round: " + ("yes" if ok else "NO"))
+    path = write_summary("sweep", {"follow_ups": args.follow_ups, "workers": args.workers,
+                                   "batch_size": args.batch_size, "rounds": rounds,
+                                   "product": stats(product), "baseline": stats(baseline), "exactly_once": ok})
+    print(f"summary: {path}")
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

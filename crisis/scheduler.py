@@ -96,11 +96,51 @@ def build_scheduler(app: Flask) -> BackgroundScheduler:
     return scheduler
 
 
+SENDER_JOB = "messaging.send"
+
+
+def _wake_sender_job(scheduler: BackgroundScheduler) -> Callable[[], None]:
+    """Run the SMS sender now (texts were committed) instead of at its next interval."""
+
+    def wake() -> None:
+        from datetime import UTC, datetime
+
+        try:
+            scheduler.modify_job(SENDER_JOB, next_run_time=datetime.now(UTC))
+        except Exception:  # noqa: BLE001 - no such job, or shutting down: the interval covers it
+            log.debug("could not wake the sender job", exc_info=True)
+
+    return wake
+
+
 def start_background_scheduler(app: Flask) -> BackgroundScheduler:
     scheduler = build_scheduler(app)
     scheduler.start()
+    if scheduler.get_job(SENDER_JOB) is not None:
+        from crisis.messaging import wake
+
+        waker = _wake_sender_job(scheduler)
+        wake.add_local_waker(waker)  # texts committed in this process
+        scheduler._crisis_waker = waker  # type: ignore[attr-defined]
+        redis_url = app.config.get("REDIS_URL")
+        if isinstance(redis_url, str) and redis_url.startswith(("redis://", "rediss://")):
+            stop = threading.Event()
+            wake.listen_for_wakeups(redis_url, waker, stop)  # texts committed by the web processes
+            scheduler._crisis_wake_stop = stop  # type: ignore[attr-defined]
     log.info("scheduler started in-process with %d jobs", len(scheduler.get_jobs()))
     return scheduler
+
+
+def stop_background_scheduler(scheduler: BackgroundScheduler) -> None:
+    from crisis.messaging import wake
+
+    waker = getattr(scheduler, "_crisis_waker", None)
+    if waker is not None:
+        wake.remove_local_waker(waker)
+    listener_stop = getattr(scheduler, "_crisis_wake_stop", None)
+    if listener_stop is not None:
+        listener_stop.set()
+    scheduler.shutdown(wait=True)
 
 
 def run_scheduler_forever() -> None:
@@ -112,5 +152,5 @@ def run_scheduler_forever() -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     stop.wait()
-    scheduler.shutdown(wait=True)
+    stop_background_scheduler(scheduler)
     log.info("scheduler stopped")

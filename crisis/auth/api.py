@@ -15,6 +15,7 @@ from crisis.auth.setup import authenticated_by_token
 from crisis.core.api import ApiError, api, json_body
 from crisis.core.db import db
 from crisis.core.openapi import document, problem_responses
+from crisis.core.paging import NEXT_CURSOR, page_from_request, page_of_query, paging_parameters
 
 
 @api.before_request
@@ -48,12 +49,16 @@ def me():
     return user_json(current_user)
 
 
+USERS_PAGE, USERS_MAX = 200, 500
+
+
 @api.get("/users")
 @roles_required(Role.ADMIN, Role.COORDINATOR)
 def list_users():
     """Staff (admins manage them; coordinators pick owners and dispatch recipients)."""
-    users = db.session.scalars(select(User).order_by(User.name)).all()
-    return {"items": [user_json(u) for u in users]}
+    page = page_from_request(default=USERS_PAGE, maximum=USERS_MAX)
+    users, next_cursor = page_of_query(db.session, select(User).order_by(User.name, User.id), page)
+    return {"items": [user_json(u) for u in users], "next_cursor": next_cursor}
 
 
 @api.post("/me/availability")
@@ -88,9 +93,11 @@ document(
         }},
         "/users": {"get": {
             "summary": "Staff accounts", "operationId": "listUsers", "tags": ["auth"],
+            "parameters": paging_parameters(default=USERS_PAGE, maximum=USERS_MAX),
             "responses": {"200": {"description": "Staff", "content": {"application/json": {"schema": {
                 "type": "object", "properties": {"items": {"type": "array", "items": {
-                    "$ref": "#/components/schemas/User"}}}}}}}, **problem_responses(401, 403)},
+                    "$ref": "#/components/schemas/User"}}, "next_cursor": NEXT_CURSOR}}}}},
+                **problem_responses(401, 403, 422)},
         }},
     },
     schemas={"User": {

@@ -46,6 +46,16 @@ def _int(env, name: str, default: int | None) -> int | None:
         raise ConfigError(f"{name} must be a whole number, not {value!r}.") from None
 
 
+def _float(env, name: str) -> float | None:
+    value = (env.get(name) or "").strip()
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, not {value!r}.") from None
+
+
 def _roles(value: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
     """A comma-separated role list; unset means the default, "none" means no role."""
     if value is None or not value.strip():
@@ -85,6 +95,10 @@ class Settings:
     single_process: bool = False
     # Issue 14: how many proxies in front may set X-Forwarded-* (0: none; behind one load balancer: 1).
     trusted_proxies: int = 0
+    # Issue 15: the SMS sender's pace per sender and its concurrent requests (None: the sender's defaults).
+    sms_send_rate: float | None = None
+    sms_send_burst: int | None = None
+    sms_sender_threads: int | None = None
 
     @property
     def is_production(self) -> bool:
@@ -110,6 +124,9 @@ class Settings:
             "RETENTION_CLOSED_INCIDENT_DAYS": self.retention_closed_incident_days,
             "RETENTION_RELATIVE_CONTACT_DAYS": self.retention_relative_contact_days,
             "TRUSTED_PROXIES": self.trusted_proxies,
+            **{name: value for name, value in (
+                ("SMS_SEND_RATE", self.sms_send_rate), ("SMS_SEND_BURST", self.sms_send_burst),
+                ("SMS_SENDER_THREADS", self.sms_sender_threads)) if value is not None},
         }
 
 
@@ -151,6 +168,9 @@ def _load_settings(env, instance_path: Path | None) -> Settings:
         retention_relative_contact_days=_int(env, "RETENTION_RELATIVE_CONTACT_DAYS", None),
         single_process=_bool(env.get("SINGLE_PROCESS")),
         trusted_proxies=_int(env, "TRUSTED_PROXIES", 0),
+        sms_send_rate=_float(env, "SMS_SEND_RATE"),
+        sms_send_burst=_int(env, "SMS_SEND_BURST", None),
+        sms_sender_threads=_int(env, "SMS_SENDER_THREADS", None),
     )
     check_settings(settings)
     return settings
@@ -169,6 +189,12 @@ def check_settings(settings: Settings) -> None:
                         f"use some of: {', '.join(KNOWN_ROLES)}.")
     if settings.session_timeout_minutes < 1 or settings.session_max_hours < 1:
         problems.append("SESSION_TIMEOUT_MINUTES and SESSION_MAX_HOURS must be at least 1.")
+    if settings.sms_send_rate is not None and settings.sms_send_rate < 0:
+        problems.append("SMS_SEND_RATE must be 0 (no pacing) or more texts per second per sender (default 30).")
+    for name, value in (("SMS_SEND_BURST", settings.sms_send_burst),
+                        ("SMS_SENDER_THREADS", settings.sms_sender_threads)):
+        if value is not None and value < 1:
+            problems.append(f"{name} must be at least 1.")
     if settings.retention_closed_incident_days < 1:
         problems.append("RETENTION_CLOSED_INCIDENT_DAYS must be at least 1 (default 1826, five years).")
     if settings.retention_relative_contact_days is not None and not (

@@ -5,12 +5,14 @@ from __future__ import annotations
 from flask import request
 from flask_login import current_user
 from sqlalchemy import or_, select
+from sqlalchemy.orm import selectinload
 
 from crisis.auth.models import Role, User
 from crisis.auth.permissions import login_required, roles_required
 from crisis.core.api import ApiError, api, json_body
 from crisis.core.db import db
 from crisis.core.openapi import document, problem_responses
+from crisis.core.paging import NEXT_CURSOR, page_from_request, page_of_query, paging_parameters
 from crisis.dispatch.models import Dispatch, DispatchAttempt, DispatchStatus
 from crisis.dispatch.services import (
     PURPOSES,
@@ -88,11 +90,19 @@ def _status_filter(query):
         raise ApiError(400, "Bad Request", f"status must be one of: {allowed}.") from None
 
 
-def _limit() -> int:
-    limit = request.args.get("limit", default=100, type=int)
-    if limit is None or not 1 <= limit <= 500:
-        raise ApiError(400, "Bad Request", "limit must be a whole number from 1 to 500.")
-    return limit
+DISPATCHES_PAGE, DISPATCHES_MAX = 100, 500
+
+
+def _page_of(query) -> dict:
+    page = page_from_request(default=DISPATCHES_PAGE, maximum=DISPATCHES_MAX)
+    rows, next_cursor = page_of_query(
+        db.session,
+        query.options(selectinload(Dispatch.incident),
+                      selectinload(Dispatch.attempts).selectinload(DispatchAttempt.message))
+        .order_by(Dispatch.id.desc()),
+        page,
+    )
+    return {"items": [dispatch_json(d) for d in rows], "next_cursor": next_cursor}
 
 
 # GET before POST on the same URL: with the bounded id converter, an id out of
@@ -101,9 +111,7 @@ def _limit() -> int:
 @login_required
 def list_incident_dispatches(incident_id: int):
     incident = _incident(incident_id)
-    query = _status_filter(_visible_dispatches().where(Dispatch.incident_id == incident.id))
-    rows = db.session.scalars(query.order_by(Dispatch.id.desc()).limit(_limit())).all()
-    return {"items": [dispatch_json(d) for d in rows]}
+    return _page_of(_status_filter(_visible_dispatches().where(Dispatch.incident_id == incident.id)))
 
 
 @api.post("/incidents/<int:incident_id>/dispatches")
@@ -145,9 +153,7 @@ def create_dispatches(incident_id: int):
 @api.get("/dispatches")
 @login_required
 def list_dispatches():
-    query = _status_filter(_visible_dispatches())
-    rows = db.session.scalars(query.order_by(Dispatch.id.desc()).limit(_limit())).all()
-    return {"items": [dispatch_json(d) for d in rows]}
+    return _page_of(_status_filter(_visible_dispatches()))
 
 
 @api.get("/dispatches/<int:dispatch_id>")
@@ -188,8 +194,9 @@ _ID = {"in": "path", "required": True, "schema": {"type": "integer", "minimum": 
 _ID_VALUE = {"type": "integer", "minimum": 1, "maximum": ID_MAX}
 _STATUS = {"name": "status", "in": "query", "required": False,
            "schema": {"enum": ["open", *(s.value for s in DispatchStatus)]}}
-_LIMIT_PARAM = {"name": "limit", "in": "query", "required": False,
-                "schema": {"type": "integer", "minimum": 1, "maximum": 500}}
+_PAGING = paging_parameters(default=DISPATCHES_PAGE, maximum=DISPATCHES_MAX)
+_PAGED_LIST = {"type": "object", "required": ["items"],
+               "properties": {"items": {"type": "array", "items": _DISPATCH}, "next_cursor": NEXT_CURSOR}}
 
 
 def _json(schema: dict, description: str) -> dict:
@@ -220,14 +227,15 @@ document(
             },
             "get": {
                 "summary": "Dispatches of an incident", "operationId": "listIncidentDispatches",
-                "tags": ["dispatch"], "parameters": [{"name": "incident_id", **_ID}, _STATUS, _LIMIT_PARAM],
-                "responses": {"200": _json(_LIST, "Dispatches, newest first"), **problem_responses(400, 401, 404)},
+                "tags": ["dispatch"], "parameters": [{"name": "incident_id", **_ID}, _STATUS, *_PAGING],
+                "responses": {"200": _json(_PAGED_LIST, "Dispatches, newest first"),
+                              **problem_responses(400, 401, 404, 422)},
             },
         },
         "/dispatches": {"get": {
             "summary": "Dispatches you may see (all for coordinators and managers; your own alerts otherwise)",
-            "operationId": "listDispatches", "tags": ["dispatch"], "parameters": [_STATUS, _LIMIT_PARAM],
-            "responses": {"200": _json(_LIST, "Dispatches, newest first"), **problem_responses(400, 401)},
+            "operationId": "listDispatches", "tags": ["dispatch"], "parameters": [_STATUS, *_PAGING],
+            "responses": {"200": _json(_PAGED_LIST, "Dispatches, newest first"), **problem_responses(400, 401, 422)},
         }},
         "/dispatches/{dispatch_id}": {"get": {
             "summary": "One dispatch with its alerts", "operationId": "getDispatch", "tags": ["dispatch"],

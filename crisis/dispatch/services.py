@@ -32,8 +32,9 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from crisis.auth.models import Availability, Role, User, UserRole
 from crisis.core.db import utcnow
@@ -45,13 +46,14 @@ from crisis.messaging.services import (
     NOT_DELIVERED,
     SmsRefused,
     queue_sms,
+    queue_sms_many,
     sms_refusal_for_user,
     sms_refusals_for_users,
     withdraw_queued,
 )
 from crisis.messaging.texts import system_text
 from crisis.playbooks.durations import DurationError, parse_duration
-from crisis.timeline.services import record_event
+from crisis.timeline.services import record_event, record_events
 
 log = logging.getLogger(__name__)
 
@@ -386,29 +388,80 @@ def dispatch_staff(session: Session, *, incident, users: Iterable[User], actor, 
     inactive = [u.id for u in people if not u.active]
     if inactive:
         raise DispatchError(f"Staff {', '.join(map(str, inactive))} are deactivated and cannot be dispatched.")
-    dispatches = []
     refusals = sms_refusals_for_users(session, people)
     assigned = assigned_user_ids(session, incident.id)
-    for user in people:
-        dispatch = _new_dispatch(session, incident, purpose=purpose, task=task, team=escalation_team,
-                                 user=user, actor=actor, now=now)
-        alerted = _alert(session, dispatch, [user], level=0, kind="dispatch", now=now, refusals=refusals,
-                         assigned=assigned)
-        dispatch.ack_deadline_at = now + ack_window(incident)
-        how = "alerted" if alerted[0].message is not None else f"not reachable by SMS ({alerted[0].refusal.reason})"
-        record_event(
-            session, kind="dispatch", type="dispatch.created", actor=actor, incident_id=incident.id,
-            subject=dispatch, summary=f"Dispatch {dispatch.reference} ({purpose}) to staff {user.id}: {how}",
+    # The database work is constant in statements whatever the number of
+    # people: the dispatches, assignments, texts, attempts and events are
+    # written one multi-row INSERT each.
+    session.flush()
+    # Matched back by person (one dispatch each): sort_by_parameter_order
+    # would make SQLite insert row by row.
+    made = {d.user_id: d for d in session.scalars(
+        insert(Dispatch).returning(Dispatch),
+        [dict(incident_id=incident.id, purpose=purpose, task_id=task.id if task is not None else None,
+              team_id=escalation_team.id if escalation_team is not None else None, user_id=user.id,
+              status=DispatchStatus.PENDING, escalation_level=0, created_by_id=getattr(actor, "id", None),
+              created_at=now)
+         for user in people],
+    )}
+    dispatches = [made[user.id] for user in people]
+    deadline = now + ack_window(incident)
+    for dispatch, user in zip(dispatches, people, strict=True):
+        set_committed_value(dispatch, "incident", incident)
+        set_committed_value(dispatch, "user", user)
+        set_committed_value(dispatch, "team", escalation_team)
+        dispatch.ack_token_hash = token_hash(ack_token(dispatch))
+        dispatch.ack_deadline_at = deadline
+    new_assignments = [u.id for u in people if u.id not in assigned]
+    if new_assignments:
+        # The link must open for them (issue 9's access matrix).
+        session.execute(insert(IncidentAssignment),
+                        [{"incident_id": incident.id, "user_id": uid, "assigned_at": now} for uid in new_assignments])
+        assigned.update(new_assignments)
+    reachable = [(d, u) for d, u in zip(dispatches, people, strict=True) if refusals.get(u.id) is None]
+    validity = alert_validity(incident)
+    queued = queue_sms_many(session, [
+        dict(to=u.phone, body=alert_text(d, "dispatch", u.language or "sv"), purpose="dispatch",
+             language=u.language or "sv", incident_id=incident.id, dispatch_id=d.id, recipient_user_id=u.id,
+             validity=validity, idempotency_key=f"dispatch:{d.id}:level:0:user:{u.id}",
+             respect_opt_out=False)  # just checked, with the other recipients
+        for d, u in reachable
+    ], now=now, objects=True)
+    messages: dict[int, Message | None] = {}
+    for (dispatch, user), outcome in zip(reachable, queued, strict=True):
+        if isinstance(outcome, SmsRefused):
+            refusals[user.id] = outcome
+        else:
+            messages[dispatch.id] = outcome
+    by_dispatch = {a.dispatch_id: a for a in session.scalars(
+        insert(DispatchAttempt).returning(DispatchAttempt),
+        [dict(dispatch_id=d.id, level=0, user_id=u.id, created_at=now,
+              message_id=messages[d.id].id if messages.get(d.id) is not None else None)
+         for d, u in zip(dispatches, people, strict=True)],
+    )}
+    attempts = [by_dispatch[d.id] for d in dispatches]
+    events = []
+    for dispatch, user, attempt in zip(dispatches, people, attempts, strict=True):
+        message = messages.get(dispatch.id)
+        set_committed_value(attempt, "message", message)
+        set_committed_value(dispatch, "attempts", [attempt])
+        alerted = [Alerted(user, message, refusals.get(user.id) if message is None else None)]
+        how = "alerted" if message is not None else f"not reachable by SMS ({alerted[0].refusal.reason})"
+        events.append(dict(
+            kind="dispatch", type="dispatch.created", actor=actor, incident_id=incident.id,
+            subject=dispatch.id, summary=f"Dispatch {dispatch.reference} ({purpose}) to staff {user.id}: {how}",
             data={**_dispatch_data(dispatch), **_alert_data(alerted)},
-        )
-        # Issue 12: opted out, no phone or off duty → the coordinator is told at once, not after the window.
-        from crisis.oncall.dispatch_order import unreachable_reason
-
-        reason = alerted[0].refusal.reason if alerted[0].refusal is not None else unreachable_reason(session, user)
+        ))
+    session.flush()  # the token hashes and deadlines: one executemany UPDATE
+    record_events(session, events)
+    # Issue 12: opted out, no phone or off duty → the coordinator is told at once, not after the window.
+    for dispatch, user in zip(dispatches, people, strict=True):
+        refusal = refusals.get(user.id)
+        reason = refusal.reason if refusal is not None else (
+            "off_duty" if user.availability == Availability.OFF_DUTY else None)
         if reason is not None:
             dispatch.unreachable_reason = reason
             _escalate_to_coordinator(session, dispatch, level=1, reason=reason, now=now)
-        dispatches.append(dispatch)
     return dispatches
 
 

@@ -14,6 +14,7 @@ from crisis.auth.permissions import login_required
 from crisis.core.api import ApiError, api
 from crisis.core.db import db, utcnow
 from crisis.core.openapi import document, problem_responses
+from crisis.core.paging import page_from_request, page_of_list, paging_parameters
 from crisis.followups.models import FollowUp, FollowUpStatus
 from crisis.followups.services import (
     DeclineReason,
@@ -113,10 +114,14 @@ WEEK_PARAMETERS = [
 ]
 
 
+FOLLOW_UPS_MAX = 500
+
+
 @api.get("/me/followups")
 @login_required
 def list_my_follow_ups():
     """Uppföljningar denna vecka: the week's follow-ups, and open ones overdue from before it."""
+    page = page_from_request(default=200, maximum=FOLLOW_UPS_MAX)
     args = read_query(WEEK_PARAMETERS)
     now = utcnow()
     try:
@@ -127,8 +132,11 @@ def list_my_follow_ups():
     items = week_follow_ups(db.session, current_user, week, scope)
     overdue = overdue_follow_ups(db.session, current_user, week.starts_at, scope) \
         if week == Week.containing(now) else []
+    # One page runs through the overdue ones first, then the week's.
+    rows, next_cursor = page_of_list([("overdue", f) for f in overdue] + [("week", f) for f in items], page)
     return {"week": str(week), "starts_at": week.starts_at.isoformat(), "ends_at": week.ends_at.isoformat(),
-            "scope": scope.value, "overdue": items_json(overdue), "items": items_json(items)}
+            "scope": scope.value, "overdue": items_json([f for k, f in rows if k == "overdue"]),
+            "items": items_json([f for k, f in rows if k == "week"]), "next_cursor": next_cursor}
 
 
 @api.get("/followups/<int:follow_up_id>")
@@ -141,6 +149,7 @@ def get_follow_up(follow_up_id: int):
 @login_required
 def list_relative_follow_ups(relative_id: int):
     """The relative's whole schedule, as the playbook laid it out and as it went."""
+    page = page_from_request(default=200, maximum=FOLLOW_UPS_MAX)
     relative = row_or_404(db.session, Relative, relative_id, "relative")
     if not access.can_view_incident(db.session, current_user, relative.incident):
         raise ApiError(403, "Forbidden", "You are not assigned to this incident; "
@@ -148,7 +157,8 @@ def list_relative_follow_ups(relative_id: int):
     if relative.protected_identity and not access.can_see_relative_details(db.session, current_user, relative):
         raise ApiError(403, "Forbidden", "This relative has protected identity: only the contact person and the "
                                          "incident's coordinator see their follow-ups.")
-    return {"relative_id": relative.id, "items": items_json(relative_follow_ups(db.session, relative))}
+    rows, next_cursor = page_of_list(relative_follow_ups(db.session, relative), page)
+    return {"relative_id": relative.id, "items": items_json(rows), "next_cursor": next_cursor}
 
 
 @api.post("/followups/<int:follow_up_id>/outcome")
@@ -194,7 +204,7 @@ document(
     paths={
         "/me/followups": {"get": {
             "summary": "Follow-ups this week (mine, or of the incidents I coordinate), with earlier overdue ones",
-            "operationId": "listMyFollowUps", "tags": TAGS, "parameters": WEEK_PARAMETERS,
+            "operationId": "listMyFollowUps", "tags": TAGS, "parameters": [*WEEK_PARAMETERS, *paging_parameters(default=200, maximum=FOLLOW_UPS_MAX)],
             "responses": {"200": json_response("FollowUpWeek", "The week's follow-ups"),
                           **problem_responses(401), **INVALID},
         }},
@@ -205,9 +215,9 @@ document(
         }},
         "/relatives/{relative_id}/followups": {"get": {
             "summary": "A relative's follow-up schedule", "operationId": "listRelativeFollowUps", "tags": TAGS,
-            "parameters": [RELATIVE_ID],
+            "parameters": [RELATIVE_ID, *paging_parameters(default=200, maximum=FOLLOW_UPS_MAX)],
             "responses": {"200": json_response("FollowUpSchedule", "The schedule, earliest first"),
-                          **problem_responses(401, 403, 404)},
+                          **problem_responses(401, 403, 404), **INVALID},
         }},
         "/followups/{follow_up_id}/outcome": {"post": {
             "summary": "Record the outcome of a follow-up contact", "operationId": "recordFollowUpOutcome",
@@ -262,12 +272,12 @@ document(
                 "week": {"type": "string"}, "starts_at": {"type": "string", "format": "date-time"},
                 "ends_at": {"type": "string", "format": "date-time"}, "scope": enum_schema(Scope),
                 "overdue": {**_LIST, "description": "Open, due before this week (only for the current week)."},
-                "items": _LIST,
+                "items": _LIST, "next_cursor": {"type": ["string", "null"], "description": "Pass as cursor to get the next page; null on the last."},
             },
         },
         "FollowUpSchedule": {
             "type": "object", "required": ["relative_id", "items"],
-            "properties": {"relative_id": {"type": "integer"}, "items": _LIST},
+            "properties": {"relative_id": {"type": "integer"}, "items": _LIST, "next_cursor": {"type": ["string", "null"], "description": "Pass as cursor to get the next page; null on the last."}},
         },
         "FollowUpOutcomeResult": {
             "allOf": [{"$ref": "#/components/schemas/FollowUp"}],

@@ -20,7 +20,7 @@ happened at 02:00 does not wake anyone.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
@@ -42,7 +42,7 @@ from crisis.followups.notify import (
 from crisis.followups.services import OPEN_STATUSES
 from crisis.incidents.models import Incident, IncidentStatus, Relative
 from crisis.organisation.models import Team
-from crisis.timeline.services import record_event
+from crisis.timeline.services import record_event, record_events
 
 log = logging.getLogger(__name__)
 
@@ -100,9 +100,12 @@ def district_managers(session: Session, district_id: int) -> list[User]:
 
 def overdue_recipients(
     session: Session, incident: Incident, notify: Iterable[str], *,
-    owner: User | None = None, owner_team: Team | None = None,
+    owner: User | None = None, owner_team: Team | None = None, managers: dict | None = None,
 ) -> list[tuple[str, User]]:
-    """(role, user) for each role the playbook names, each person once."""
+    """(role, user) for each role the playbook names, each person once.
+
+    `managers` caches the managers of each district across a batch.
+    """
     chosen: list[tuple[str, User]] = []
     seen: set[int] = set()
 
@@ -117,7 +120,13 @@ def overdue_recipients(
         elif role == "coordinator":
             add(role, incident.coordinator)
         elif role == "manager":
-            for manager in district_managers(session, incident.district_id):
+            if managers is None:
+                found = district_managers(session, incident.district_id)
+            else:
+                if incident.district_id not in managers:
+                    managers[incident.district_id] = district_managers(session, incident.district_id)
+                found = managers[incident.district_id]
+            for manager in found:
                 add(role, manager)
     return chosen
 
@@ -151,6 +160,54 @@ def notify_overdue(
         notified.user_ids.append(user.id)
         notified.roles.append(role)
     return notified
+
+
+@dataclass
+class Overdue:
+    """What escalating one overdue row means: who is told what, and its event."""
+
+    row: object
+    incident: Incident
+    recipients: list[tuple[str, User]]
+    kind: Mapping[str, str]
+    due_at: datetime
+    link: str
+    key: str
+    event: Callable[[Notified], dict]
+
+
+def overdue_text(item: Overdue, user: User) -> str:
+    language = sms_language(user)
+    return playbook_text(
+        item.incident.playbook_snapshot.content, "task_overdue", language, ref=item.incident.reference,
+        kind=item.kind.get(language) or item.kind["sv"], due=format_due(item.due_at, language), link=item.link,
+    )
+
+
+def escalate_in_bulk(session: Session, items: list[Overdue], *, texts: StaffTexts, now: datetime) -> None:
+    """Queue every text of a batch of escalations and record their events: constant in statements.
+
+    Raises (IntegrityError for a text already queued) with nothing written:
+    the caller runs it in a savepoint and falls back to one row at a time.
+    """
+    queue = [
+        (user, {"purpose": PURPOSE, "body": overdue_text(item, user), "incident_id": item.incident.id,
+                "idempotency_key": f"{item.key}:{user.id}", "validity": ESCALATION_VALIDITY, "now": now})
+        for item in items for _, user in item.recipients
+    ]
+    results = iter(texts.queue_many(queue))
+    events = []
+    for item in items:
+        notified = Notified()
+        for role, user in item.recipients:
+            message_id, refusal = next(results)
+            if message_id is None and refusal != "already_queued":
+                notified.not_sent.append({"user_id": user.id, "role": role, "reason": refusal})
+                continue
+            notified.user_ids.append(user.id)
+            notified.roles.append(role)
+        events.append(item.event(notified))
+    record_events(session, events)
 
 
 # --- Follow-ups ---------------------------------------------------------------------
@@ -213,6 +270,17 @@ def escalate_overdue_follow_ups(session: Session, *, now: datetime, limit: int =
         .execution_options(populate_existing=True)
     ).all()
     texts = StaffTexts(session)
+    managers: dict = {}
+    try:
+        # Fast path: the whole batch in one savepoint, a fixed number of statements.
+        with savepoint(session):
+            escalate_in_bulk(session, [_follow_up_overdue(session, f, managers) for f in rows],
+                             texts=texts, now=now)
+        report.escalated = len(rows)
+        report.ids = [f.id for f in rows]
+        return report
+    except Exception:
+        log.warning("an escalation in a batch of %d failed; retrying the batch row by row", len(rows))
     for follow_up in rows:
         try:
             with savepoint(session):
@@ -226,6 +294,30 @@ def escalate_overdue_follow_ups(session: Session, *, now: datetime, limit: int =
         report.escalated += 1
         report.ids.append(follow_up.id)
     return report
+
+
+def _follow_up_overdue(session: Session, follow_up: FollowUp, managers: dict) -> Overdue:
+    incident = follow_up.relative.incident
+    recipients = overdue_recipients(session, incident, notify_list(incident.playbook_snapshot.content),
+                                    owner=follow_up.owner, managers=managers)
+
+    def event(notified: Notified) -> dict:
+        told = ", ".join(dict.fromkeys(notified.roles)) or "nobody by SMS"
+        return dict(
+            kind="followup", type="followup.overdue_escalated", actor="scheduler",
+            incident_id=incident.id, subject=follow_up.id,
+            summary=f"Follow-up {follow_up.label} with {follow_up.relative.label} is overdue; told {told}",
+            data={"follow_up_id": follow_up.id, "relative_id": follow_up.relative_id,
+                  "due_at": follow_up.due_at.isoformat(), "acute": follow_up.acute,
+                  "notified_user_ids": notified.user_ids, "notified_roles": notified.roles,
+                  "not_sent": notified.not_sent},
+        )
+
+    return Overdue(
+        row=follow_up, incident=incident, recipients=recipients, kind=FOLLOWUP_KIND, due_at=follow_up.due_at,
+        link=public_url_for("followups.show", f"/followups/{follow_up.id}", follow_up_id=follow_up.id),
+        key=f"followup-overdue:{follow_up.id}:{int(follow_up.due_at.timestamp())}", event=event,
+    )
 
 
 def _escalate_follow_up(session: Session, follow_up: FollowUp, now: datetime, texts: StaffTexts) -> None:

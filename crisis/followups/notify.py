@@ -115,6 +115,46 @@ class StaffTexts:
             self._refusals[user.id] = refused.reason if refused is not None else None
         return self._refusals[user.id]
 
+    def prepare(self, users) -> None:
+        """Look up whether each of `users` may get a text, in one query for all of them."""
+        from crisis.messaging.services import sms_refusals_for_users
+
+        wanted = {u.id: u for u in users if u is not None and u.id not in self._refusals}
+        if not wanted:
+            return
+        for user_id, refused in sms_refusals_for_users(self.session, wanted.values()).items():
+            self._refusals[user_id] = refused.reason if refused is not None else None
+
+    def queue_many(self, items: list[tuple[User, dict]]) -> list[tuple[int | None, str | None]]:
+        """`queue` for a batch, in a constant number of statements (no savepoint of its own).
+
+        Each item is (user, `queue`'s keyword arguments without `savepoint`).
+        Returns (message id, None) or (None, reason) per item, in order. A
+        duplicate idempotency key raises IntegrityError for the whole batch:
+        the caller runs it in a savepoint and falls back to `queue` one by one.
+        """
+        from crisis.messaging.services import queue_sms_many
+
+        self.prepare(user for user, _ in items)
+        results: list[tuple[int | None, str | None]] = [(None, None)] * len(items)
+        texts, positions = [], []
+        for position, (user, kwargs) in enumerate(items):
+            reason = self.refusal(user)
+            if reason is not None:
+                results[position] = (None, reason)
+                continue
+            positions.append(position)
+            texts.append({
+                "to": user.phone, "body": kwargs["body"], "purpose": kwargs["purpose"],
+                "language": sms_language(user), "incident_id": kwargs.get("incident_id"),
+                "recipient_user_id": user.id, "validity": kwargs["validity"],
+                "idempotency_key": kwargs["idempotency_key"], "respect_opt_out": False,
+            })
+        now = items[0][1]["now"] if items else None
+        for position, outcome in zip(positions, queue_sms_many(self.session, texts, now=now), strict=True):
+            results[position] = (outcome, None) if isinstance(outcome, int) else (None, outcome.reason)
+        return results
+
     def queue(
         self,
         user: User,

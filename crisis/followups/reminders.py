@@ -53,7 +53,7 @@ from crisis.followups.notify import (
 )
 from crisis.followups.services import OPEN_STATUSES
 from crisis.incidents.models import Incident, IncidentStatus, Relative
-from crisis.timeline.services import record_event
+from crisis.timeline.services import record_event, record_events
 
 log = logging.getLogger(__name__)
 
@@ -222,10 +222,11 @@ def send_claimed_reminders(session: Session, ids: list[int], *, token: str, now:
     ).all()
     texts = StaffTexts(session)
     try:
-        # Fast path: the whole batch in one savepoint (a savepoint per row
-        # costs two round trips each).
+        # Fast path: the whole batch in one savepoint and a fixed number of
+        # statements: each recipient checked once, the outbox rows, their
+        # status rows and the timeline events written one INSERT each.
         with savepoint(session):
-            outcomes = [(follow_up, _remind(session, follow_up, now, texts)) for follow_up in rows]
+            outcomes = _remind_batch(session, rows, now, texts)
     except Exception:
         # Something in the batch failed: redo it row by row, so that one bad
         # row costs only itself.
@@ -284,12 +285,7 @@ def _remind(session: Session, follow_up: FollowUp, now: datetime, texts: StaffTe
     recipient = reminder_recipient(follow_up)
     if recipient is None:
         return _not_sendable(session, follow_up, now, reason="no_owner")
-    language = sms_language(recipient)
-    link = public_url_for("followups.show", f"/followups/{follow_up.id}", follow_up_id=follow_up.id)
-    body = playbook_text(
-        incident.playbook_snapshot.content, "followup_reminder", language,
-        ref=incident.reference, link=link, due=format_due(follow_up.due_at, language),
-    )
+    body = _reminder_body(incident, follow_up, recipient)
     # No inner savepoint: a duplicate key fails this reminder's savepoint
     # (send_claimed_reminders), which is what it should undo.
     message, refusal = texts.queue(
@@ -310,6 +306,66 @@ def _remind(session: Session, follow_up: FollowUp, now: datetime, texts: StaffTe
               "due_at": follow_up.due_at.isoformat()},
     )
     return "sent"
+
+
+def _reminder_body(incident: Incident, follow_up: FollowUp, recipient: User) -> str:
+    language = sms_language(recipient)
+    link = public_url_for("followups.show", f"/followups/{follow_up.id}", follow_up_id=follow_up.id)
+    return playbook_text(
+        incident.playbook_snapshot.content, "followup_reminder", language,
+        ref=incident.reference, link=link, due=format_due(follow_up.due_at, language),
+    )
+
+
+def _remind_batch(session: Session, rows: list[FollowUp], now: datetime,
+                  texts: StaffTexts) -> list[tuple[FollowUp, str]]:
+    """`_remind` for a whole batch, in a constant number of statements."""
+    recipients = [reminder_recipient(follow_up) for follow_up in rows]
+    items = [
+        (recipient, {"purpose": PURPOSE, "body": _reminder_body(f.relative.incident, f, recipient),
+                     "incident_id": f.relative.incident.id, "idempotency_key": reminder_key(f),
+                     "validity": REMINDER_VALIDITY, "now": now})
+        for f, recipient in zip(rows, recipients, strict=True) if recipient is not None
+    ]
+    queued = iter(texts.queue_many(items))
+    outcomes: list[tuple[FollowUp, str]] = []
+    events: list[dict] = []
+    not_sendable: list[int] = []
+    for follow_up, recipient in zip(rows, recipients, strict=True):
+        message_id, refusal = next(queued) if recipient is not None else (None, "no_owner")
+        if message_id is None:
+            not_sendable.append(follow_up.id)
+            events.append(_not_sendable_event(follow_up, reason=refusal or "refused",
+                                              recipient_id=recipient.id if recipient else None))
+            outcomes.append((follow_up, "not_sent"))
+            continue
+        to_owner = recipient.id == follow_up.owner_user_id
+        events.append(dict(
+            kind="followup", type="followup.reminder_sent", actor="scheduler",
+            incident_id=follow_up.incident_id, subject=follow_up.id,
+            summary=(f"Reminder for follow-up {follow_up.label} with {follow_up.relative.label} sent to "
+                     f"{'its owner' if to_owner else 'the coordinator (no owner)'}"),
+            data={"follow_up_id": follow_up.id, "relative_id": follow_up.relative_id,
+                  "recipient_user_id": recipient.id, "message_id": message_id,
+                  "due_at": follow_up.due_at.isoformat()},
+        ))
+        outcomes.append((follow_up, "sent"))
+    if not_sendable:
+        session.execute(
+            update(follow_ups).where(follow_ups.c.id.in_(not_sendable))
+            .values(reminder_sent_at=None, attempts=MAX_CLAIM_ATTEMPTS, updated_at=follow_ups.c.updated_at)
+        )
+    record_events(session, events)
+    return outcomes
+
+
+def _not_sendable_event(follow_up: FollowUp, *, reason: str, recipient_id: int | None) -> dict:
+    return dict(
+        kind="followup", type="followup.reminder_not_sent", actor="scheduler",
+        incident_id=follow_up.incident_id, subject=follow_up.id,
+        summary=f"No reminder for follow-up {follow_up.label} with {follow_up.relative.label}: {reason}",
+        data={"follow_up_id": follow_up.id, "reason": reason, "recipient_user_id": recipient_id},
+    )
 
 
 def _not_sendable(session: Session, follow_up: FollowUp, now: datetime, *, reason: str,

@@ -9,7 +9,7 @@ one that does not exist 404.
 
 from __future__ import annotations
 
-from flask import url_for
+from flask import request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
@@ -19,6 +19,15 @@ from crisis.auth.permissions import login_required, roles_required
 from crisis.core.api import ApiError, api
 from crisis.core.db import db, utcnow
 from crisis.core.openapi import document, problem_responses
+from crisis.core.paging import (
+    NEXT_CURSOR,
+    Page,
+    decode_cursor,
+    encode_cursor,
+    page_from_request,
+    page_of_query,
+    paging_parameters,
+)
 from crisis.incidents import access, services
 from crisis.incidents.models import (
     AgeBand,
@@ -158,6 +167,10 @@ def suggested_playbook(incident_type: str) -> str:
     return chosen
 
 
+INCIDENTS_MAX = 200
+LIST_MAX = 500
+TIMELINE_MAX = 500
+
 LIST_PARAMETERS = [
     {"name": "status", "in": "query", "schema": enum_schema(IncidentStatus)},
     {"name": "district_id", "in": "query", "schema": id_schema()},
@@ -168,8 +181,8 @@ LIST_PARAMETERS = [
     {"name": "to", "in": "query", "description": "Activated before: a date (that Stockholm day included) or "
                                                  "an ISO 8601 date-time with offset.",
      "schema": {"type": "string", "maxLength": 40, "anyOf": [{"format": "date"}, {"format": "date-time"}]}},
-    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}},
-    {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": 1_000_000,
+    *paging_parameters(default=50, maximum=INCIDENTS_MAX),
+    {"name": "offset", "in": "query", "description": "Skip this many (prefer cursor).", "schema": {"type": "integer", "minimum": 0, "maximum": 1_000_000,
                                                  "default": 0}},
 ]
 
@@ -177,7 +190,11 @@ LIST_PARAMETERS = [
 @api.get("/incidents")
 @login_required
 def list_incidents():
+    page = page_from_request(default=50, maximum=INCIDENTS_MAX)
     args = read_query(LIST_PARAMETERS)
+    if "offset" in args and request.args.get("cursor"):
+        raise unprocessable([("cursor", "Give either offset or cursor, not both.")])
+    page = Page(limit=page.limit, offset=page.offset or args["offset"])
     query = access.visible_incidents(current_user)
     if "status" in args:
         query = query.where(Incident.status == args["status"])
@@ -193,11 +210,12 @@ def list_incidents():
     incidents = db.session.scalars(
         query.options(selectinload(Incident.district), selectinload(Incident.playbook_snapshot))
         .order_by(Incident.activated_at.desc(), Incident.id.desc())
-        .limit(args["limit"]).offset(args["offset"])
+        .limit(page.limit).offset(page.offset)
     ).all()
     counts = task_counts(db.session, [i.id for i in incidents], utcnow())
     return {"items": [incident_json(i, counts.get(i.id)) for i in incidents], "total": total,
-            "limit": args["limit"], "offset": args["offset"]}
+            "limit": page.limit, "offset": page.offset,
+            "next_cursor": page.next_cursor(page.offset + page.limit < total)}
 
 
 @api.get("/incidents/<int:incident_id>")
@@ -238,8 +256,15 @@ def add_person(incident_id: int):
 @api.get("/incidents/<int:incident_id>/relatives")
 @login_required
 def list_relatives(incident_id: int):
+    page = page_from_request(default=100, maximum=LIST_MAX)
     incident = visible_incident(incident_id)
-    return {"items": [relative_summary_json(r) for r in incident.relatives if r.anonymised_at is None]}
+    relatives, next_cursor = page_of_query(
+        db.session,
+        select(Relative).where(Relative.incident_id == incident.id, Relative.anonymised_at.is_(None))
+        .order_by(Relative.id),
+        page,
+    )
+    return {"items": [relative_summary_json(r) for r in relatives], "next_cursor": next_cursor}
 
 
 @api.post("/incidents/<int:incident_id>/relatives")
@@ -314,10 +339,14 @@ def refer_relative(relative_id: int):
 @api.get("/support-organisations")
 @login_required
 def list_support_organisations():
-    organisations = db.session.scalars(
-        select(SupportOrganisation).where(SupportOrganisation.active.is_(True)).order_by(SupportOrganisation.name)
-    ).all()
-    return {"items": [{"code": o.code, "name": o.name, "kind": o.kind, "for_children": o.for_children,
+    page = page_from_request(default=100, maximum=LIST_MAX)
+    organisations, next_cursor = page_of_query(
+        db.session,
+        select(SupportOrganisation).where(SupportOrganisation.active.is_(True))
+        .order_by(SupportOrganisation.name, SupportOrganisation.code),
+        page,
+    )
+    return {"next_cursor": next_cursor, "items": [{"code": o.code, "name": o.name, "kind": o.kind, "for_children": o.for_children,
                        "phone": o.phone, "url": o.url, "description": o.description or {}}
                       for o in organisations]}
 
@@ -329,15 +358,23 @@ TIMELINE_PARAMETERS = [
      "schema": {"type": "string", "pattern": "^[a-z_]{1,20}$"}},
     {"name": "after", "in": "query", "description": "Only events after this event id (paging and polling).",
      "schema": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}},
-    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 100}},
+    *paging_parameters(default=100, maximum=TIMELINE_MAX),
 ]
 
 
 @api.get("/incidents/<int:incident_id>/timeline")
 @login_required
 def incident_timeline(incident_id: int):
+    page = page_from_request(default=100, maximum=TIMELINE_MAX)
     incident = visible_incident(incident_id)
     args = read_query(TIMELINE_PARAMETERS)
+    args["limit"] = page.limit
+    cursor = request.args.get("cursor")
+    if cursor:
+        after = decode_cursor(cursor).get("after")
+        if not isinstance(after, int) or after < 0:
+            raise unprocessable([("cursor", "cursor is not one this API gave out: pass back next_cursor unchanged.")])
+        args["after"] = max(after, args.get("after", 0))
     query = select(TimelineEvent).where(TimelineEvent.incident_id == incident.id)
     if "kind" in args:
         query = query.where(TimelineEvent.kind == args["kind"])
@@ -352,7 +389,8 @@ def incident_timeline(incident_id: int):
 
     # `type` and `data` are the facts; `summary` is their sentence in the caller's language.
     return {"items": events_json(events, api_language(), db.session), "has_more": has_more,
-            "next_after": next_after}
+            "next_after": next_after,
+            "next_cursor": encode_cursor({"after": next_after}) if has_more else None}
 
 
 # -- the published description ---------------------------------------------------------------
@@ -418,9 +456,9 @@ document(
         "/incidents/{incident_id}/relatives": {
             "get": {
                 "summary": "The incident's relatives, by label", "operationId": "listRelatives", "tags": TAGS,
-                "parameters": [INCIDENT_ID],
+                "parameters": [INCIDENT_ID, *paging_parameters(default=100, maximum=LIST_MAX)],
                 "responses": {"200": json_response("RelativeList", "Relatives (label only)"),
-                              **problem_responses(401, 403, 404)},
+                              **problem_responses(401, 403, 404), **INVALID},
             },
             "post": {
                 "summary": "Add a relative (anhörig)", "operationId": "addRelative", "tags": TAGS,
@@ -473,9 +511,9 @@ document(
         "/support-organisations": {
             "get": {
                 "summary": "Where relatives can be referred", "operationId": "listSupportOrganisations",
-                "tags": TAGS,
+                "tags": TAGS, "parameters": paging_parameters(default=100, maximum=LIST_MAX),
                 "responses": {"200": json_response("SupportOrganisationList", "Active organisations"),
-                              **problem_responses(401)},
+                              **problem_responses(401), **INVALID},
             },
         },
         "/incidents/{incident_id}/timeline": {
@@ -589,7 +627,8 @@ document(
                                                               "properties": {
                 "code": {"type": "string"}, "name": {"type": "string"}, "kind": {"type": "string"},
                 "for_children": {"type": "boolean"}, "phone": {"type": ["string", "null"]},
-                "url": {"type": ["string", "null"]}, "description": {"type": "object"}}}}},
+                "url": {"type": ["string", "null"]}, "description": {"type": "object"}}}},
+                "next_cursor": NEXT_CURSOR},
         },
     },
 )

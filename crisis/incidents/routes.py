@@ -84,6 +84,9 @@ def show_service_error(form, error: services.IncidentError) -> None:
 # -- list -----------------------------------------------------------------------
 
 
+LIST_PAGE_SIZE = 50
+
+
 @bp.get("/incidents")
 @roles_required(Role.COORDINATOR, Role.MANAGER, Role.ADMIN, Role.OUTREACH)
 def list_incidents():
@@ -108,9 +111,20 @@ def list_incidents():
                 continue
             moment = datetime.combine(day + timedelta(days=op == "lt"), time(), STOCKHOLM)
             query = query.where(Incident.activated_at >= moment if op == "ge" else Incident.activated_at < moment)
-    incidents = db.session.scalars(query.order_by(Incident.activated_at.desc()).limit(200)).all()
+    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    pages = max(1, -(-total // LIST_PAGE_SIZE))
+    try:
+        page = min(max(1, int(request.args.get("page", "1"))), pages)
+    except ValueError:
+        page = 1
+    incidents = db.session.scalars(
+        query.order_by(Incident.activated_at.desc(), Incident.id.desc())
+        .limit(LIST_PAGE_SIZE).offset((page - 1) * LIST_PAGE_SIZE)
+    ).all()
     counts = task_counts([i.id for i in incidents])
-    return render_template("incidents/list.html", form=form, incidents=incidents, counts=counts)
+    filters = {k: v for k, v in request.args.items() if k != "page" and v}
+    return render_template("incidents/list.html", form=form, incidents=incidents, counts=counts,
+                           page=page, pages=pages, total=total, filters=filters)
 
 
 def task_counts(incident_ids: list[int]) -> dict[int, dict[str, int]]:

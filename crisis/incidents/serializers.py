@@ -677,7 +677,8 @@ RESPONSE_SCHEMAS = {
     "IncidentList": {
         "type": "object", "required": ["items", "total", "limit", "offset"],
         "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/IncidentSummary"}},
-                       "total": {"type": "integer"}, "limit": {"type": "integer"}, "offset": {"type": "integer"}},
+                       "total": {"type": "integer"}, "limit": {"type": "integer"}, "offset": {"type": "integer"},
+                       "next_cursor": {"type": ["string", "null"], "description": "Pass as cursor to get the next page; null on the last."}},
     },
     "PhaseProgress": {
         "type": "object", "required": ["id", "title", "total", "open", "done", "overdue"],
@@ -726,7 +727,8 @@ RESPONSE_SCHEMAS = {
     },
     "RelativeList": {
         "type": "object", "required": ["items"],
-        "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/RelativeSummary"}}},
+        "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/RelativeSummary"}},
+                       "next_cursor": {"type": ["string", "null"], "description": "Pass as cursor to get the next page; null on the last."}},
     },
     "ConsentRecord": {
         "type": "object", "required": ["id", "relative_id", "state", "scope", "decided_at"],
@@ -780,7 +782,8 @@ RESPONSE_SCHEMAS = {
     },
     "TaskList": {
         "type": "object", "required": ["items"],
-        "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/Task"}}},
+        "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/Task"}},
+                       "next_cursor": {"type": ["string", "null"], "description": "Pass as cursor to get the next page; null on the last."}},
     },
     "TimelineEvent": {
         "type": "object", "required": ["id", "occurred_at", "kind", "type", "summary"],
@@ -798,6 +801,7 @@ RESPONSE_SCHEMAS = {
             "has_more": {"type": "boolean"},
             "next_after": {"type": ["integer", "null"],
                            "description": "Pass as `after` to continue (or to poll for newer events)."},
+            "next_cursor": {"type": ["string", "null"], "description": "Pass as cursor to get the next page; null on the last."},
         },
     },
     "ValidationProblem": {

@@ -16,11 +16,13 @@ from crisis.auth.permissions import login_required
 from crisis.core.api import ApiError, api
 from crisis.core.db import db, utcnow
 from crisis.core.openapi import document, problem_responses
+from crisis.core.paging import NEXT_CURSOR, page_from_request, paging_parameters
 from crisis.incidents.access import can_view_incident
 from crisis.incidents.models import Incident, IncidentStatus, IncidentType, Outcome, ThreatLevel
 from crisis.live import dashboard
 
 MAX_EVENTS = 500
+DASHBOARD_MAX = 200
 
 
 def _int_arg(name: str, *, default: int | None, minimum: int, maximum: int | None = None) -> int | None:
@@ -54,7 +56,7 @@ def _visible_incident(incident_id: int) -> Incident:
 def list_events_after():
     after = _int_arg("after", default=0, minimum=0, maximum=2**63 - 1)
     incident_id = _int_arg("incident_id", default=None, minimum=1, maximum=MAX_ID)
-    limit = _int_arg("limit", default=200, minimum=1, maximum=MAX_EVENTS)
+    limit = page_from_request(default=200, maximum=MAX_EVENTS).limit
     if incident_id is not None:
         _visible_incident(incident_id)
     events, has_more = dashboard.events_after(db.session, current_user, after,
@@ -68,14 +70,22 @@ def list_events_after():
 @api.get("/dashboard")
 @login_required
 def get_dashboard():
+    page = page_from_request(default=dashboard.PAGE_SIZE, maximum=DASHBOARD_MAX)
+    search = request.args.get("q") or None
+    if search is not None and len(search) > 100:
+        raise ApiError(422, "Unprocessable Content", "q may be at most 100 characters.", field="q")
     now = utcnow()
-    cards = dashboard.incident_cards(db.session, current_user, now=now)
+    cards = dashboard.incident_cards(db.session, current_user, now=now, limit=page.limit + 1,
+                                     offset=page.offset, search=search)
+    has_more = len(cards) > page.limit
+    cards = cards[: page.limit]
     everything = dashboard.sees_everything(current_user)
     teams = dashboard.team_availability(db.session) if everything else []
     return {
         "generated_at": now.isoformat(),
         "resume_after": dashboard.resume_after(db.session, current_user, now),
         "incidents": [c.as_json() for c in cards],
+        "next_cursor": page.next_cursor(has_more),
         "teams": [t.as_json() for t in teams],
     }
 
@@ -143,14 +153,13 @@ document(
                                                               "maximum": 2**63 - 1, "default": 0}},
                 {"name": "incident_id", "in": "query", "schema": {"type": "integer", "minimum": 1,
                                                                     "maximum": MAX_ID}},
-                {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1,
-                                                              "maximum": MAX_EVENTS, "default": 200}},
+                paging_parameters(default=200, maximum=MAX_EVENTS)[0],
             ],
             "responses": {"200": {"description": "Events", "content": {"application/json": {"schema": {
                 "type": "object", "required": ["items", "has_more"],
                 "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/TimelineEvent"}},
                                "has_more": {"type": "boolean"}}}}}},
-                **problem_responses(400, 401, 403, 404)},
+                **problem_responses(400, 401, 403, 404, 422)},
         }},
         "/dashboard": {"get": {
             "summary": "The live dashboard (lägesbild): active incidents and team availability",
@@ -158,14 +167,23 @@ document(
                            "see only their incidents. Resume the event stream with "
                            "GET /events?after=`resume_after`.",
             "operationId": "getDashboard", "tags": ["live"],
+            "parameters": [
+                *paging_parameters(default=dashboard.PAGE_SIZE, maximum=DASHBOARD_MAX),
+                {"name": "q", "in": "query", "required": False,
+                 "description": "Only incidents whose reference or district contains this.",
+                 "schema": {"type": "string", "maxLength": 100}},
+            ],
             "responses": {"200": {"description": "The dashboard", "content": {"application/json": {"schema": {
                 "type": "object", "required": ["generated_at", "resume_after", "incidents", "teams"],
                 "properties": {
                     "generated_at": {"type": "string", "format": "date-time"},
                     "resume_after": {"type": "integer"},
-                    "incidents": {"type": "array", "items": {"$ref": "#/components/schemas/DashboardIncident"}},
+                    "incidents": {"type": "array", "items": {"$ref": "#/components/schemas/DashboardIncident"},
+                                  "description": "Most urgent first: unacknowledged alerts, then overdue "
+                                                 "tasks, then the newest activation."},
+                    "next_cursor": NEXT_CURSOR,
                     "teams": {"type": "array", "items": {"$ref": "#/components/schemas/TeamAvailability"}},
-                }}}}}, **problem_responses(401, 403)},
+                }}}}}, **problem_responses(401, 403, 422)},
         }},
         "/dashboard/incidents/{incident_id}": {"get": {
             "summary": "One incident's dashboard figures (whatever its status)",

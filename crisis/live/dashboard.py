@@ -70,15 +70,58 @@ class IncidentCard:
         return data
 
 
+#: Cards per dashboard page: at 1,000 active incidents the page stays small
+#: and quick; the most urgent are on the first page.
+PAGE_SIZE = 50
+
+
+def _active_incidents(user: User, search: str | None = None):
+    query = visible_incidents(user).where(Incident.status == IncidentStatus.ACTIVE)
+    search = (search or "").strip()
+    if search:
+        pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        in_district = select(District.id).where(District.name.ilike(pattern, escape="\\"))
+        query = query.where(Incident.reference.ilike(pattern, escape="\\") | Incident.district_id.in_(in_district))
+    return query
+
+
+def most_urgent_first(now: datetime) -> tuple:
+    """Unacknowledged alerts first, then overdue tasks, then the newest activation."""
+    unacknowledged = (
+        select(Dispatch.id)
+        .where(Dispatch.incident_id == Incident.id,
+               Dispatch.status.in_([DispatchStatus.PENDING, DispatchStatus.EXHAUSTED]))
+        .correlate(Incident).exists()
+    )
+    overdue = (
+        select(Task.id)
+        .where(Task.incident_id == Incident.id, Task.status.in_(OPEN_TASK_STATUSES), Task.due_at < now)
+        .correlate(Incident).exists()
+    )
+    return (case((unacknowledged, 0), else_=1), case((overdue, 0), else_=1),
+            Incident.activated_at.desc(), Incident.id.desc())
+
+
+def count_active(session: Session, user: User, search: str | None = None) -> int:
+    """How many active incidents `user` may see (matching `search`)."""
+    query = _active_incidents(user, search).with_only_columns(func.count(Incident.id)).order_by(None)
+    return session.scalar(query) or 0
+
+
 def incident_cards(session: Session, user: User, *, incident_ids: list[int] | None = None,
-                   now: datetime | None = None) -> list[IncidentCard]:
-    """Cards of the active incidents `user` may see (or of the given incidents, whatever their status)."""
-    query = visible_incidents(user).options(joinedload(Incident.district))
+                   now: datetime | None = None, limit: int | None = None, offset: int = 0,
+                   search: str | None = None) -> list[IncidentCard]:
+    """Cards of the active incidents `user` may see, most urgent first (`most_urgent_first`),
+    `limit` at a time; or of the given incidents, whatever their status."""
+    now = now or utcnow()
     if incident_ids is None:
-        query = query.where(Incident.status == IncidentStatus.ACTIVE)
+        query = _active_incidents(user, search).order_by(*most_urgent_first(now))
+        if limit is not None:
+            query = query.limit(limit).offset(offset)
     else:
-        query = query.where(Incident.id.in_(incident_ids))
-    incidents = session.scalars(query.order_by(Incident.activated_at.desc(), Incident.id.desc())).all()
+        query = visible_incidents(user).where(Incident.id.in_(incident_ids)) \
+            .order_by(Incident.activated_at.desc(), Incident.id.desc())
+    incidents = session.scalars(query.options(joinedload(Incident.district))).all()
     cards = {
         i.id: IncidentCard(
             # str(): the enums are StrEnums (and plain strings on a row not reloaded yet).
@@ -89,7 +132,7 @@ def incident_cards(session: Session, user: User, *, incident_ids: list[int] | No
         for i in incidents
     }
     if cards:
-        _count_tasks(session, cards, now or utcnow())
+        _count_tasks(session, cards, now)
         _count_relatives(session, cards)
         _count_dispatches(session, cards)
     return list(cards.values())

@@ -50,6 +50,24 @@ def staff_of_incident(incident_id: int) -> list[int]:
         return sorted(conn.execute(query).scalars())
 
 
+def staff_of_incidents(incident_ids: set[int]) -> dict[int, list[int]]:
+    """`staff_of_incident` for many incidents in one query."""
+    if not incident_ids:
+        return {}
+    ids = sorted(incident_ids)
+    query = union(
+        select(IncidentAssignment.incident_id, IncidentAssignment.user_id)
+        .where(IncidentAssignment.incident_id.in_(ids)),
+        select(Incident.id, Incident.coordinator_id)
+        .where(Incident.id.in_(ids), Incident.coordinator_id.is_not(None)),
+    )
+    staff: dict[int, list[int]] = {i: [] for i in ids}
+    with db.engine.connect() as conn:
+        for incident_id, user_id in conn.execute(query):
+            staff[incident_id].append(user_id)
+    return {i: sorted(set(users)) for i, users in staff.items()}
+
+
 def rooms_for(event: TimelineEvent) -> list[str]:
     rooms = [DASHBOARD]
     if event.incident_id is not None:
@@ -101,4 +119,26 @@ def publish_event(event: TimelineEvent) -> None:
         disconnect_user(event.subject_id)
 
 
-add_publisher(publish_event)
+def publish_events(events: list[TimelineEvent]) -> None:
+    """`publish_event` for a batch (crisis.timeline.services.record_events): one staff query."""
+    if socketio.server is None or not events:
+        return
+    try:
+        staff = staff_of_incidents({e.incident_id for e in events if e.incident_id is not None})
+    except Exception:
+        log.exception("live: looking up the staff of %d events failed", len(events))
+        return
+    for event in events:
+        rooms = [DASHBOARD]
+        if event.incident_id is not None:
+            rooms.append(incident_room(event.incident_id))
+            rooms.extend(user_room(user_id) for user_id in staff.get(event.incident_id, []))
+        try:
+            socketio.emit(EVENT, event.as_json(), namespace=NAMESPACE, to=rooms)
+        except Exception:
+            log.exception("live: publishing timeline event %s failed", event.id)
+        if event.type == "user.deactivated" and event.subject_id is not None:
+            disconnect_user(event.subject_id)
+
+
+add_publisher(publish_event, batch=publish_events)

@@ -8,7 +8,7 @@ page is complete without JavaScript; live.js keeps it current over the
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template, url_for
+from flask import Blueprint, abort, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -64,7 +64,15 @@ def _summaries(events) -> dict[int, str]:
 def show_dashboard():
     now = utcnow()
     everything = dashboard.sees_everything(current_user)
-    cards = dashboard.incident_cards(db.session, current_user, now=now)
+    search = (request.args.get("q") or "").strip()[:100]
+    total = dashboard.count_active(db.session, current_user, search)
+    pages = max(1, -(-total // dashboard.PAGE_SIZE))
+    try:
+        page = min(max(1, int(request.args.get("page", "1"))), pages)
+    except ValueError:
+        page = 1
+    cards = dashboard.incident_cards(db.session, current_user, now=now, limit=dashboard.PAGE_SIZE,
+                                     offset=(page - 1) * dashboard.PAGE_SIZE, search=search)
     events = dashboard.recent_events(db.session, current_user)
     known = {c.id: c.reference for c in cards}
     missing = {e.incident_id for e in events if e.incident_id is not None} - set(known)
@@ -74,6 +82,10 @@ def show_dashboard():
     return render_template(
         "live/dashboard.html",
         cards=cards,
+        total=total,
+        page=page,
+        pages=pages,
+        search=search,
         teams=dashboard.team_availability(db.session) if everything else None,
         events=events,
         summaries=_summaries(events),

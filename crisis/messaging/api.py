@@ -11,6 +11,7 @@ from crisis.auth.permissions import roles_required
 from crisis.core.api import ApiError, api
 from crisis.core.db import db
 from crisis.core.openapi import document, problem_responses
+from crisis.core.paging import NEXT_CURSOR, page_from_request, page_of_query, paging_parameters
 from crisis.messaging.models import Direction, Message, MessageStatus
 from crisis.messaging.services import readable_body, recipient_label
 
@@ -49,9 +50,13 @@ def message_json(message: Message, history: bool = False) -> dict:
     return body
 
 
+MESSAGES_MAX = 500
+
+
 @api.get("/messages")
 @roles_required(Role.COORDINATOR, Role.ADMIN)
 def list_messages():
+    page = page_from_request(default=100, maximum=MESSAGES_MAX)
     query = select(Message)
     for name, enum_cls, column in (("direction", Direction, Message.direction),
                                    ("status", MessageStatus, Message.status)):
@@ -73,11 +78,8 @@ def list_messages():
         if not before.isdigit() or not 1 <= int(before) <= ID_MAX:
             raise ApiError(400, "Bad Request", "before_id must be a message id (a whole number from 1).")
         query = query.where(Message.id < int(before))
-    limit = request.args.get("limit", default=100, type=int)
-    if limit is None or not 1 <= limit <= 500:
-        raise ApiError(400, "Bad Request", "limit must be a whole number from 1 to 500.")
-    rows = db.session.scalars(query.order_by(Message.id.desc()).limit(limit)).all()
-    return {"items": [message_json(m) for m in rows]}
+    rows, next_cursor = page_of_query(db.session, query.order_by(Message.id.desc()), page)
+    return {"items": [message_json(m) for m in rows], "next_cursor": next_cursor}
 
 
 @api.get("/messages/<int:message_id>")
@@ -106,12 +108,12 @@ document(
                 _query("incident_id", {"type": "integer", "minimum": 1, "maximum": ID_MAX}),
                 _query("dispatch_id", {"type": "integer", "minimum": 1, "maximum": ID_MAX}),
                 _query("before_id", {"type": "integer", "minimum": 1, "maximum": ID_MAX}),
-                _query("limit", {"type": "integer", "minimum": 1, "maximum": 500}),
+                *paging_parameters(default=100, maximum=MESSAGES_MAX),
             ],
             "responses": {"200": {"description": "Texts", "content": {"application/json": {"schema": {
                 "type": "object", "required": ["items"],
-                "properties": {"items": {"type": "array", "items": _MESSAGE}}}}}},
-                **problem_responses(400, 401, 403)},
+                "properties": {"items": {"type": "array", "items": _MESSAGE}, "next_cursor": NEXT_CURSOR}}}}},
+                **problem_responses(400, 401, 403, 422)},
         }},
         "/messages/{message_id}": {"get": {
             "summary": "One text with every status reported for it", "operationId": "getMessage",

@@ -94,7 +94,9 @@ def settings_from_config(config: Mapping, gateway: SmsGateway) -> SenderSettings
         callback = config["PUBLIC_BASE_URL"].rstrip("/") + "/webhooks/twilio/status"
     defaults = SenderSettings()
     return SenderSettings(
-        rate_per_second=float(config.get("SMS_SEND_RATE") or defaults.rate_per_second),
+        # SMS_SEND_RATE=0 turns pacing off (Pacer.acquire never waits).
+        rate_per_second=float(defaults.rate_per_second if config.get("SMS_SEND_RATE") in (None, "")
+                              else config["SMS_SEND_RATE"]),
         burst=int(config.get("SMS_SEND_BURST") or defaults.burst),
         workers=int(config.get("SMS_SENDER_THREADS") or defaults.workers),
         status_callback_url=callback,

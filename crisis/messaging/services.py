@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import insert, or_, select
 from sqlalchemy.orm import Session
 
 from crisis.core.crypto import keyring
@@ -31,6 +31,7 @@ from crisis.messaging.gateway import normalize_status
 from crisis.messaging.keywords import InboundKind, classify_inbound
 from crisis.messaging.models import Direction, Message, MessageStatus, MessageStatusEvent, SmsOptOut
 from crisis.messaging.texts import system_text
+from crisis.messaging.wake import wake_sender_after_commit
 from crisis.timeline.services import record_event
 
 log = logging.getLogger(__name__)
@@ -257,7 +258,111 @@ def queue_sms(
     message.status_events.append(MessageStatusEvent(status=MessageStatus.QUEUED, source="outbox", at=now))
     session.add(message)
     session.flush()
+    wake_sender_after_commit(session)
     return message
+
+
+def sms_blocks(session: Session, numbers: Iterable[str], relative_ids: Iterable[int] = (), *,
+               opt_out_numbers: Iterable[str] | None = None) -> tuple[set, set]:
+    """(opted-out numbers, protected numbers and relative ids) for many recipients: two queries.
+
+    The same rules as `queue_sms` applies one text at a time: a number of a
+    relative with protected identity (anonymised or not) and the relatives
+    `relative_ids` who have protected identity are never texted.
+    """
+    from crisis.incidents.models import Relative
+
+    numbers = {n for n in numbers if n}
+    relative_ids = {r for r in relative_ids if r is not None}
+    by_digest = {d: n for n in numbers for d in number_digests(n)}
+    ask = numbers if opt_out_numbers is None else {n for n in opt_out_numbers if n}
+    opt_out_digests = [d for d, n in by_digest.items() if n in ask]
+    opted_out: set[str] = set()
+    protected: set = set()
+    if opt_out_digests:
+        opted_out = {by_digest[d] for d in session.scalars(
+            select(SmsOptOut.phone_digest)
+            .where(SmsOptOut.phone_digest.in_(opt_out_digests), SmsOptOut.opted_out.is_(True))
+        )}
+    if by_digest or relative_ids:
+        match = []
+        if by_digest:
+            match.append(Relative.phone_digest.in_(list(by_digest)))
+        if relative_ids:
+            match.append(Relative.id.in_(sorted(relative_ids)))
+        for rel_id, digest in session.execute(
+            select(Relative.id, Relative.phone_digest).where(or_(*match), Relative.protected_identity.is_(True))
+        ):
+            if digest in by_digest:
+                protected.add(by_digest[digest])
+            if rel_id in relative_ids:
+                protected.add(("relative", rel_id))
+    return opted_out, protected
+
+
+def queue_sms_many(session: Session, texts: list[dict], *, now: datetime | None = None,
+                   objects: bool = False) -> list:
+    """`queue_sms` for many texts: constant in statements, whatever their number.
+
+    Each item holds `queue_sms`'s keyword arguments. Every distinct number is
+    checked once (opt-out, protected identity), the messages are written
+    with one multi-row INSERT and their first status rows with another.
+    Every text needs its own idempotency key. Returns, in order, the new
+    message's id (the `Message` with `objects`) or the `SmsRefused` that
+    kept it out. A duplicate idempotency key raises IntegrityError for the whole
+    statement: run it in a savepoint and fall back to `queue_sms` one by one.
+    """
+    now = now or utcnow()
+    opted_out, protected = sms_blocks(
+        session, (t.get("to") for t in texts), (t.get("recipient_relative_id") for t in texts),
+        opt_out_numbers=[t.get("to") for t in texts if t.get("respect_opt_out", True)],
+    )
+    results: list[int | SmsRefused | None] = []
+    rows: list[dict] = []
+    for text in texts:
+        to = text.get("to")
+        body = text.get("body") or ""
+        if not to or not to.startswith("+"):
+            results.append(SmsRefused("no_number", "An SMS needs a number in E.164 form (+46...)."))
+        elif not body.strip():
+            results.append(SmsRefused("empty", "An SMS needs a text."))
+        elif text.get("respect_opt_out", True) and to in opted_out:
+            results.append(SmsRefused("opted_out", "The recipient has opted out of SMS (replied STOP)."))
+        elif to in protected or ("relative", text.get("recipient_relative_id")) in protected:
+            results.append(SmsRefused("protected_identity",
+                                      "The number belongs to a relative with protected identity: never an SMS."))
+        else:
+            validity = text.get("validity") or DEFAULT_VALIDITY
+            results.append(None)
+            rows.append({
+                "direction": Direction.OUTBOUND, "purpose": text["purpose"], "to_number": to,
+                "counterpart_digest": keyring.digest(to), "body": body,
+                "language": text.get("language") or "sv", "incident_id": text.get("incident_id"),
+                "dispatch_id": text.get("dispatch_id"), "recipient_user_id": text.get("recipient_user_id"),
+                "recipient_relative_id": text.get("recipient_relative_id"), "status": MessageStatus.QUEUED,
+                "idempotency_key": text.get("idempotency_key"), "attempts": 0, "next_attempt_at": now,
+                "validity_s": int(validity.total_seconds()), "expires_at": now + validity,
+                "status_changed_at": now, "created_at": now,
+            })
+    if rows:
+        keys = [row["idempotency_key"] for row in rows]
+        if None in keys or len(set(keys)) != len(keys):
+            raise ValueError("queue_sms_many needs a distinct idempotency key for every text")
+        # Matched back by key: asking the database to keep the rows' order
+        # (sort_by_parameter_order) would make SQLite insert row by row.
+        if objects:
+            made = {m.idempotency_key: m for m in session.scalars(insert(Message).returning(Message), rows)}
+        else:
+            made = dict((k, i) for i, k in session.execute(
+                insert(Message).returning(Message.id, Message.idempotency_key), rows))
+        pending = iter(keys)
+        results = [made[next(pending)] if r is None else r for r in results]
+        new_ids = [r.id if objects else r for r in results if not isinstance(r, SmsRefused)]
+        session.execute(insert(MessageStatusEvent), [
+            {"message_id": i, "status": MessageStatus.QUEUED, "source": "outbox", "at": now} for i in new_ids
+        ])
+        wake_sender_after_commit(session)
+    return results
 
 
 def queue_sms_to_relative(

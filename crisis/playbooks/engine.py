@@ -15,6 +15,7 @@ calls it. Each run that changes anything is one timeline event.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,17 +52,26 @@ def playbook_dir() -> Path:
 
 
 _cache: dict[Path, tuple[tuple, list[Playbook]]] = {}
+_checked_at: dict[Path, float] = {}
+#: How long the files are trusted unchanged before they are looked at again:
+#: globbing and two stats a file on every call cost more than a page's own
+#: work; an edited playbook still shows within a second.
+RECHECK_AFTER_S = 1.0
 
 
 def available_playbooks(directory: Path | None = None) -> list[Playbook]:
     """The valid playbooks of the directory, read again only when a file changed."""
     directory = Path(directory or playbook_dir())
-    stamp = tuple(sorted((p.name, p.stat().st_mtime_ns, p.stat().st_size)
-                         for p in directory.glob("*.y*ml")))
     cached = _cache.get(directory)
+    now = time.monotonic()
+    if cached is not None and now - _checked_at.get(directory, float("-inf")) < RECHECK_AFTER_S:
+        return list(cached[1])
+    stamp = tuple(sorted((p.name, st.st_mtime_ns, st.st_size)
+                         for p in directory.glob("*.y*ml") for st in (p.stat(),)))
     if cached is None or cached[0] != stamp:
         cached = (stamp, sorted(load_directory(directory), key=lambda p: p.id))
         _cache[directory] = cached
+    _checked_at[directory] = now
     return list(cached[1])
 
 

@@ -17,6 +17,7 @@ from crisis.auth.permissions import login_required, roles_required
 from crisis.core.api import ApiError, api
 from crisis.core.db import db, utcnow
 from crisis.core.openapi import document, problem_responses
+from crisis.core.paging import page_from_request, page_of_query, paging_parameters
 from crisis.incidents import access
 from crisis.incidents.api import (
     INCIDENT_ID,
@@ -47,7 +48,7 @@ from crisis.incidents.serializers import (
 )
 from crisis.tasks import services
 from crisis.tasks.models import Task, TaskCategory, TaskStatus
-from crisis.tasks.routes import my_open_tasks
+from crisis.tasks.routes import OPEN as OPEN_TASK_STATUSES
 
 
 class NoteReader:
@@ -103,9 +104,13 @@ INCIDENT_TASK_PARAMETERS = [
 ]
 
 
+TASKS_MAX = 500
+
+
 @api.get("/incidents/<int:incident_id>/tasks")
 @login_required
 def list_incident_tasks(incident_id: int):
+    page = page_from_request(default=200, maximum=TASKS_MAX)
     incident = visible_incident(incident_id)
     args = read_query(INCIDENT_TASK_PARAMETERS)
     query = select(Task).where(Task.incident_id == incident.id)
@@ -121,11 +126,13 @@ def list_incident_tasks(incident_id: int):
         teams = access.team_ids_of(db.session, current_user)
         unclaimed_team_task = Task.owner_user_id.is_(None) & Task.owner_team_id.in_(teams) if teams else False
         query = query.where(or_(Task.owner_user_id == current_user.id, unclaimed_team_task))
-    tasks = db.session.scalars(
+    tasks, next_cursor = page_of_query(
+        db.session,
         query.options(selectinload(Task.relative), selectinload(Task.incident))
-        .order_by(Task.due_at.is_(None), Task.due_at, Task.id)
-    ).all()
-    return {"items": tasks_json(list(tasks))}
+        .order_by(Task.due_at.is_(None), Task.due_at, Task.id),
+        page,
+    )
+    return {"items": tasks_json(tasks), "next_cursor": next_cursor}
 
 
 @api.post("/incidents/<int:incident_id>/tasks")
@@ -141,7 +148,19 @@ def create_task(incident_id: int):
 @login_required
 def list_my_tasks():
     """Open tasks I own, or my teams own and no one has taken, soonest deadline first (Mina uppgifter)."""
-    return {"items": tasks_json(my_open_tasks(current_user))}
+    page = page_from_request(default=100, maximum=TASKS_MAX)
+    teams = access.team_ids_of(db.session, current_user)
+    visible = access.visible_incidents(current_user).with_only_columns(access.Incident.id)
+    query = (
+        select(Task)
+        .where(Task.status.in_(OPEN_TASK_STATUSES), Task.incident_id.in_(visible),
+               or_(Task.owner_user_id == current_user.id,
+                   (Task.owner_user_id.is_(None) & Task.owner_team_id.in_(teams)) if teams else False))
+        .options(selectinload(Task.incident), selectinload(Task.relative))
+        .order_by(Task.due_at.is_(None), Task.due_at, Task.id)
+    )
+    tasks, next_cursor = page_of_query(db.session, query, page)
+    return {"items": tasks_json(tasks), "next_cursor": next_cursor}
 
 
 @api.get("/tasks/<int:task_id>")
@@ -192,7 +211,8 @@ document(
         "/incidents/{incident_id}/tasks": {
             "get": {
                 "summary": "The incident's tasks, soonest deadline first", "operationId": "listIncidentTasks",
-                "tags": TAGS, "parameters": [INCIDENT_ID, *INCIDENT_TASK_PARAMETERS],
+                "tags": TAGS, "parameters": [INCIDENT_ID, *INCIDENT_TASK_PARAMETERS,
+                                               *paging_parameters(default=200, maximum=TASKS_MAX)],
                 "responses": {"200": json_response("TaskList", "Tasks"), **problem_responses(401, 403, 404),
                               **INVALID},
             },
@@ -208,7 +228,8 @@ document(
             "get": {
                 "summary": "My open tasks (mine, or my teams' that no one has taken), soonest deadline first",
                 "operationId": "listMyTasks", "tags": TAGS,
-                "responses": {"200": json_response("TaskList", "Tasks"), **problem_responses(401)},
+                "parameters": paging_parameters(default=100, maximum=TASKS_MAX),
+                "responses": {"200": json_response("TaskList", "Tasks"), **problem_responses(401), **INVALID},
             },
         },
         "/tasks/{task_id}": {

@@ -19,6 +19,8 @@ from sqlalchemy.orm import Session, selectinload
 from crisis.core.db import db, utcnow
 from crisis.followups.batches import batch_ids, savepoint
 from crisis.followups.escalation import (
+    Overdue,
+    escalate_in_bulk,
     in_working_hours,
     notify_list,
     notify_overdue,
@@ -122,6 +124,16 @@ def escalate_overdue_tasks(session: Session, *, now: datetime, limit: int = BATC
         .execution_options(populate_existing=True)
     ).all()
     texts = StaffTexts(session)
+    managers: dict = {}
+    try:
+        # Fast path: the whole batch in one savepoint, a fixed number of statements.
+        with savepoint(session):
+            escalate_in_bulk(session, [_task_overdue(session, t, managers) for t in rows], texts=texts, now=now)
+        report.escalated = len(rows)
+        report.ids = [t.id for t in rows]
+        return report
+    except Exception:
+        log.warning("an escalation in a batch of %d failed; retrying the batch row by row", len(rows))
     for task in rows:
         try:
             with savepoint(session):
@@ -135,6 +147,28 @@ def escalate_overdue_tasks(session: Session, *, now: datetime, limit: int = BATC
         report.escalated += 1
         report.ids.append(task.id)
     return report
+
+
+def _task_overdue(session: Session, task: Task, managers: dict) -> Overdue:
+    incident = task.incident
+    recipients = overdue_recipients(session, incident, notify_list(incident.playbook_snapshot.content),
+                                    owner=task.owner, owner_team=task.owner_team, managers=managers)
+
+    def event(notified) -> dict:
+        told = ", ".join(dict.fromkeys(notified.roles)) or "nobody by SMS"
+        return dict(
+            kind="task", type="task.overdue_escalated", actor="scheduler", incident_id=incident.id,
+            subject=task.id, summary=f"Task {task.id} ({task.category.value}) is overdue; told {told}",
+            data={"task_id": task.id, "step_id": task.step_id, "due_at": task.due_at.isoformat(),
+                  "notified_user_ids": notified.user_ids, "notified_roles": notified.roles,
+                  "not_sent": notified.not_sent},
+        )
+
+    return Overdue(
+        row=task, incident=incident, recipients=recipients, kind=category_kind(task), due_at=task.due_at,
+        link=public_url_for("tasks.show", f"/incidents/{incident.id}", task_id=task.id),
+        key=f"task-overdue:{task.id}:{int(task.due_at.timestamp())}", event=event,
+    )
 
 
 def _escalate_task(session: Session, task: Task, now: datetime, texts: StaffTexts) -> None:

@@ -15,23 +15,31 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from crisis.core.db import after_commit
+from crisis.core.db import after_commit, utcnow
 from crisis.timeline.models import AccessLog, TimelineEvent
 
 Publisher = Callable[[TimelineEvent], None]
+BatchPublisher = Callable[[list[TimelineEvent]], None]
 _publishers: list[Publisher] = []
+# A publisher may also take a whole batch at once (`record_events`), so that
+# what it looks up per event (the live dashboard's rooms) is one query.
+_batch_publishers: dict[Publisher, BatchPublisher] = {}
 
 
-def add_publisher(publisher: Publisher) -> None:
+def add_publisher(publisher: Publisher, *, batch: BatchPublisher | None = None) -> None:
     if publisher not in _publishers:
         _publishers.append(publisher)
+    if batch is not None:
+        _batch_publishers[publisher] = batch
 
 
 def remove_publisher(publisher: Publisher) -> None:
     if publisher in _publishers:
         _publishers.remove(publisher)
+    _batch_publishers.pop(publisher, None)
 
 
 def actor_fields(actor) -> dict:
@@ -73,6 +81,60 @@ def record_event(
 def _publish(event: TimelineEvent) -> None:
     for publisher in list(_publishers):
         publisher(event)
+
+
+def event_row(
+    *,
+    kind: str,
+    type: str,
+    summary: str,
+    actor=None,
+    incident_id: int | None = None,
+    subject=None,
+    data: dict | None = None,
+    occurred_at=None,
+) -> dict:
+    """The column values `record_event` would write for these arguments."""
+    row = {
+        "incident_id": incident_id,
+        "kind": kind,
+        "type": type,
+        "summary": summary[:300],
+        "subject_type": type.split(".")[0] if subject is not None else None,
+        "subject_id": getattr(subject, "id", subject) if subject is not None else None,
+        "data": data or {},
+        "occurred_at": occurred_at or utcnow(),
+        **actor_fields(actor),
+    }
+    return row
+
+
+def record_events(session: Session, rows: list[dict]) -> list[TimelineEvent]:
+    """`record_event` for many events: one multi-row INSERT, published together after the commit.
+
+    Each row holds `record_event`'s keyword arguments (kind, type, summary,
+    actor, incident_id, subject, data). The events get ids in the order of
+    `rows`, and the live dashboard looks up who should see them with one
+    query for the whole batch (crisis.live.publish.publish_events).
+    """
+    if not rows:
+        return []
+    values = [event_row(**row) for row in rows]
+    # Without sort_by_parameter_order: SQLite would then fall back to one
+    # INSERT per row. The ids still follow the rows' order in one statement.
+    events = sorted(session.scalars(insert(TimelineEvent).returning(TimelineEvent), values), key=lambda e: e.id)
+    after_commit(session, lambda: _publish_many(events))
+    return events
+
+
+def _publish_many(events: list[TimelineEvent]) -> None:
+    for publisher in list(_publishers):
+        batch = _batch_publishers.get(publisher)
+        if batch is not None:
+            batch(events)
+        else:
+            for event in events:
+                publisher(event)
 
 
 def log_access(

@@ -43,7 +43,7 @@ def test_timeline_filters_by_kind_and_pages_after_an_id(api, staff, activate, se
     # Polling past the end answers nothing new and keeps the cursor.
     latest = everything[-1]["id"]
     assert api.get(path + f"?after={latest}", as_=staff["coordinator"]).json == {
-        "items": [], "has_more": False, "next_after": latest}
+        "items": [], "has_more": False, "next_after": latest, "next_cursor": None}
 
 
 def test_timeline_refusals(api, staff, activate):

@@ -95,7 +95,7 @@ def test_lists_filter_by_status_and_show_outreach_only_their_alerts(client, crea
     assert len(client.get("/api/v1/dispatches?status=open", headers=coordinator).json["items"]) == 2
     assert client.get("/api/v1/dispatches?status=acknowledged", headers=coordinator).json["items"] == []
     assert client.get("/api/v1/dispatches?status=maybe", headers=coordinator).status_code == 400
-    assert client.get("/api/v1/dispatches?limit=0", headers=coordinator).status_code == 400
+    assert client.get("/api/v1/dispatches?limit=0", headers=coordinator).status_code == 422
     per_incident = client.get(f"/api/v1/incidents/{world.incident.id}/dispatches", headers=coordinator)
     assert [i["id"] for i in per_incident.json["items"]] == [mine["id"]]
     member = bearer(world.members[0])

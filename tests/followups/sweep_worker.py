@@ -57,7 +57,21 @@ def main(argv: list[str] | None = None) -> int:
                     time.sleep(1)
             return result
 
+        real_queue_many = StaffTexts.queue_many
+
+        def stalling_queue_many(self, items):
+            # The bulk path: the batch's texts are written, its transaction is open.
+            nonlocal queued
+            result = real_queue_many(self, items)
+            queued += len(items)
+            if queued >= args.stall_after:
+                Path(args.marker).write_text(str(os.getpid()))
+                while True:
+                    time.sleep(1)
+            return result
+
         StaffTexts.queue = stalling_queue
+        StaffTexts.queue_many = stalling_queue_many
 
     if args.start_file:
         deadline = time.monotonic() + 60

@@ -235,19 +235,20 @@ def test_a_failing_reminder_does_not_stop_the_batch_and_is_retried(
     relative, worker = followup_setup["relative"], followup_setup["worker"]
     broken = create_follow_up(relative, due_at=local(2026, 6, 22, 8), owner=worker)
     fine = create_follow_up(relative, due_at=local(2026, 6, 22, 9), owner=worker)
-    real_remind = reminders._remind
+    real_body = reminders._reminder_body
 
-    def remind(session_, follow_up, now, texts):
+    def body(incident, follow_up, recipient):
+        # A bug in one row's text: the bulk batch fails, the row-by-row redo keeps the others.
         if follow_up.id == broken.id:
             raise RuntimeError("simulated bug")
-        return real_remind(session_, follow_up, now, texts)
+        return real_body(incident, follow_up, recipient)
 
-    monkeypatch.setattr(reminders, "_remind", remind)
+    monkeypatch.setattr(reminders, "_reminder_body", body)
     report = run_reminder_sweep(session, now=NOW, max_batches=1)
     assert (report.sent, report.failed) == (1, 1)
     assert report.sent_ids == [fine.id]
 
-    monkeypatch.setattr(reminders, "_remind", real_remind)
+    monkeypatch.setattr(reminders, "_reminder_body", real_body)
     retry = run_reminder_sweep(session, now=NOW + timedelta(minutes=1))
     assert retry.sent_ids == [broken.id]
     assert len(outbox(session, "followup_reminder")) == 2
@@ -298,14 +299,15 @@ def test_the_dashboard_gets_exactly_the_committed_events_even_when_a_batch_is_re
     fine = create_follow_up(relative, due_at=local(2026, 6, 22, 8), owner=worker)
     broken = create_follow_up(relative, due_at=local(2026, 6, 22, 9), owner=worker)
     also_fine = create_follow_up(relative, due_at=local(2026, 6, 22, 10), owner=worker)
-    real_remind = reminders._remind
+    real_body = reminders._reminder_body
 
-    def remind(session_, follow_up, now, texts):
+    def body(incident, follow_up, recipient):
+        # A bug in one row's text: the bulk batch fails, the row-by-row redo keeps the others.
         if follow_up.id == broken.id:
             raise RuntimeError("simulated bug")
-        return real_remind(session_, follow_up, now, texts)
+        return real_body(incident, follow_up, recipient)
 
-    monkeypatch.setattr(reminders, "_remind", remind)
+    monkeypatch.setattr(reminders, "_reminder_body", body)
     horizon = reminder_horizon(NOW)
     token = new_claim_token()
     ids = claim_due_reminders(session, now=NOW, horizon=horizon, token=token)

@@ -1,0 +1,45 @@
+"""Activation and the main pages cost the same number of statements however many incidents exist."""
+
+from __future__ import annotations
+
+from crisis.core.db import db
+from tests.statements import counting_statements
+
+
+def _activate_counting(activate) -> int:
+    with counting_statements(db.engine) as statements:
+        activate()
+    return statements.count
+
+
+def test_activation_costs_the_same_with_one_or_many_incidents_already_open(session, activate):
+    activate()  # the playbook snapshot is pinned once, then reused
+    one = _activate_counting(activate)
+    for _ in range(8):
+        activate()
+    many = _activate_counting(activate)
+    assert one == many
+
+
+def test_main_pages_cost_the_same_with_few_or_many_incidents(session, client, activate, response_setup):
+    from tests.conftest import login
+
+    coordinator = response_setup["coordinator"]
+    first = activate()
+    assert login(client, coordinator.email).status_code == 302
+    pages = ["/dashboard", f"/incidents/{first.id}", "/incidents", "/me/tasks", f"/incidents/{first.id}/timeline",
+             "/api/v1/dashboard", "/api/v1/incidents", "/api/v1/me/tasks"]
+
+    def counts() -> dict[str, int]:
+        found = {}
+        for page in pages:
+            client.get(page)  # warm: what a page loads once per process or session
+            with counting_statements(db.engine) as statements:
+                assert client.get(page).status_code == 200, page
+            found[page] = statements.count
+        return found
+
+    few = counts()
+    for _ in range(6):
+        activate()
+    assert counts() == few
