@@ -104,6 +104,7 @@ def activate_incident(
     reported_at: datetime | None = None,
     coordinator_id: int | None = None,
     persons: int = 1,
+    death_at: datetime | None = None,
 ) -> Incident:
     """Register an incident, pin its playbook and lay out every task that applies."""
     incident_type = _enum(IncidentType, type, "type")
@@ -130,6 +131,9 @@ def activate_incident(
             f"Playbook {playbook.id} is for {', '.join(playbook.content['applies_to'])}, not {incident_type.value}.",
             "playbook_id",
         )
+    death_at = _aware(death_at, "death_at")
+    if death_at is not None and (outcome_value != Outcome.DECEASED or death_at < occurred_at or death_at > now):
+        raise IncidentError("death_at needs outcome deceased and a time between the incident and now.", "death_at")
     if not 0 <= persons <= 20:
         raise IncidentError("persons must be between 0 and 20.", "persons")
     coordinator_id = coordinator_id or actor.id
@@ -146,6 +150,7 @@ def activate_incident(
         threat_level=threat,
         coordinator_id=coordinator_id,
         playbook_snapshot_id=pin_snapshot(session, playbook).id,
+        death_at=death_at,
     )
     session.add(incident)
     session.flush()
@@ -174,6 +179,8 @@ def update_incident(session: Session, incident: Incident, *, actor: User,
     """Change facts learned later; deadlines anchored to them follow."""
     if expected_version is not None and expected_version != incident.version:
         raise StaleVersion(incident.version)
+    if incident.withdrawn_at is not None:  # issue 18: a withdrawn plan stays cancelled
+        raise IncidentError(f"Response {incident.reference} was withdrawn; it can no longer be changed.")
     unknown = set(facts) - set(FACT_FIELDS)
     if unknown:
         raise IncidentError(f"Cannot change {', '.join(sorted(unknown))}; changeable: {', '.join(FACT_FIELDS)}.")
@@ -271,7 +278,7 @@ def add_relative(
     *,
     actor: User,
     relation: str,
-    is_child: bool = False,
+    is_child: bool | None = None,
     age_band: str = "unknown",
     gender: str = "unknown",
     language: str = "sv",
@@ -286,8 +293,13 @@ def add_relative(
 ) -> Relative:
     from crisis.auth.services import AccountError, normalise_phone
 
+    if incident.withdrawn_at is not None:  # issue 18: a withdrawn plan stays cancelled
+        raise IncidentError(f"Response {incident.reference} was withdrawn; it can no longer be changed.")
     relation_value = _enum(Relation, relation, "relation")
     band = _enum(AgeBand, age_band, "age_band")
+    if is_child is None:
+        # A child's age band says it (issue 18): nobody has to tick both.
+        is_child = band in (AgeBand.CHILD_0_12, AgeBand.CHILD_13_17)
     if is_child and band not in (AgeBand.CHILD_0_12, AgeBand.CHILD_13_17, AgeBand.UNKNOWN):
         raise IncidentError("A child relative needs the age band 0-12, 13-17 or unknown.", "age_band")
     if not is_child and band in (AgeBand.CHILD_0_12, AgeBand.CHILD_13_17):
@@ -370,6 +382,8 @@ def record_consent(
     note: str | None = None,
 ) -> ConsentRecord:
     """Record samtycke: who consented to what, when (DOMAIN.md "Consent")."""
+    if relative.incident.withdrawn_at is not None:  # issue 18: a withdrawn plan stays cancelled
+        raise IncidentError("The response was withdrawn; consent can no longer be recorded here.")
     consent = _enum(ConsentState, state, "state")
     if consent == ConsentState.UNKNOWN:
         raise IncidentError("state must be given, declined or withdrawn.", "state")
