@@ -29,8 +29,9 @@ from crisis.core.i18n import (
     select_locale,
 )
 from crisis.core.logging import configure_logging
-from crisis.core.navigation import nav_items
+from crisis.core.navigation import bottom_nav_items, nav_items
 from crisis.core.security import DatabaseIdConverter, init_security_headers
+from crisis.live.origin import same_origin_check
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,8 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
         app,
         async_mode="threading",
         message_queue=settings.redis_url,
-        cors_allowed_origins=[settings.public_base_url],
+        # The page's own address or PUBLIC_BASE_URL, nothing else (issue 18; crisis.live.origin).
+        cors_allowed_origins=same_origin_check(settings.public_base_url),
         manage_session=False,
     )
 
@@ -139,6 +141,7 @@ def _register_template_helpers(app: Flask) -> None:
     app.jinja_env.globals["role_label"] = role_label
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.globals["nav_items"] = nav_items
+    app.jinja_env.globals["bottom_nav_items"] = bottom_nav_items
     app.jinja_env.globals["lang_text"] = lang_text
     app.jinja_env.add_extension("jinja2.ext.do")
 

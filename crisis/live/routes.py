@@ -32,7 +32,8 @@ bp = Blueprint("live", __name__, template_folder="templates")
 
 add_nav_item("live.dashboard", _l("Situation picture"), list(Role), order=1)
 
-AVAILABILITY_LABELS = {"available": _l("Available"), "busy": _l("Busy"), "off_duty": _l("Off duty")}
+AVAILABILITY_LABELS = {"available": _l("Available"), "busy": _l("Busy"), "off_duty": _l("Off duty"),
+                       "on_the_way": _l("On the way")}
 
 
 @bp.app_template_global()
