@@ -365,3 +365,26 @@ def activate(session, response_setup):
         return incident
 
     return factory
+
+
+# -- the browser ---------------------------------------------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """One Debian Chromium for every browser test of the run (issue 18: starting it is the slow part).
+
+    Tests open their own contexts (cookies, viewport) and close them, so they stay independent.
+    """
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian's chromium is missing: run `make test` (it installs it with apt).")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()

@@ -61,7 +61,8 @@ def show_dashboard():
     missing = {e.incident_id for e in events if e.incident_id is not None} - set(known)
     if missing:
         known.update(db.session.execute(
-            select(Incident.id, Incident.reference).where(Incident.id.in_(missing))).tuples())
+            select(Incident.id, Incident.reference).where(Incident.id.in_(missing))).tuples().all())
+        # (.all(): a Result has .keys(), which dict.update would take for a mapping's.)
     return render_template(
         "live/dashboard.html",
         cards=cards,

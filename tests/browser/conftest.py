@@ -11,16 +11,20 @@ import threading
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+from tests.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS  # noqa: F401  (kept importable from here)
+
+
+class _Http10Handler(WSGIRequestHandler):
+    # The connection ends with the request, as behind gunicorn: a closing WebSocket's last
+    # frames are not read as a new request (tests/live/conftest.py).
+    protocol_version = "HTTP/1.0"
 
 
 @pytest.fixture
 def live_server(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_Http10Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
@@ -28,16 +32,8 @@ def live_server(app):
     thread.join(timeout=5)
 
 
-@pytest.fixture(scope="module")  # one Playwright at a time: other modules start their own
-def chromium():
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Debian's chromium is missing: run `make test` (it installs it with apt).")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        yield browser
-        browser.close()
+# `chromium` (one browser for the whole run) is in tests/conftest.py: Playwright's sync API
+# allows one instance per thread, so every browser test shares it.
 
 
 @pytest.fixture
