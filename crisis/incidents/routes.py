@@ -447,7 +447,10 @@ def consent_call(relative_id: int):
         abort(403)
     tasks = db.session.scalars(select(Task).where(Task.relative_id == relative.id)).all()
     if not may_ask_for_consent(relative, tasks):
-        abort(403, _("Only the person assigned to ask for consent may see the number before consent."))
+        # Allowed to open the record, but not the one asking (or consent is decided): no number.
+        # The record itself goes through its own page (reason and access log for a protected identity).
+        flash(_("Only the person assigned to ask for consent may see the number before consent."), "error")
+        return redirect(url_for("incidents.show_relative", relative_id=relative.id), 303)
     log_access(db.session, user=current_user, relative=relative, action="consent_call",
                reason=CONSENT_CALL_PURPOSE,
                assigned=access.is_assigned(db.session, current_user, relative.incident_id))
