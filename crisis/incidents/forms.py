@@ -9,7 +9,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from crisis.core.forms import StockholmDateTimeField, not_in_future
@@ -43,9 +43,13 @@ class ActivateForm(FlaskForm):
     playbook_id = SelectField(_l("Playbook"), validate_choice=False)
     confirmed = HiddenField()
 
-    def validate_death_at(self, field):
-        if self.outcome.data == "deceased" and field.data is None and not self.death_unknown.data:
-            raise ValidationError(_l("Give the date of death, or tick “Not yet known”."))
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        # Here, not as a field validator: Optional() ends an empty field's checks before they run.
+        if self.outcome.data == "deceased" and self.death_at.data is None and not self.death_unknown.data:
+            self.death_at.errors = [*self.death_at.errors, _l("Give the date of death, or tick “Not yet known”.")]
+            return False
+        return valid
 
 
 class WithdrawForm(FlaskForm):
