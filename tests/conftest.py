@@ -374,17 +374,32 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
+_BROWSER: dict = {}
+
+
+def shared_chromium():
+    """The run's one Playwright and Chromium, started on first use in the main thread."""
+    if "browser" not in _BROWSER:
+        if not Path(CHROMIUM).exists():
+            pytest.fail("Debian's chromium is missing: run `make test` (it installs it with apt).")
+        from playwright.sync_api import sync_playwright
+
+        _BROWSER["playwright"] = sync_playwright().start()
+        _BROWSER["browser"] = _BROWSER["playwright"].chromium.launch(executable_path=CHROMIUM,
+                                                                     args=CHROMIUM_FLAGS)
+    return _BROWSER["browser"]
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if "browser" in _BROWSER:
+        _BROWSER.pop("browser").close()
+        _BROWSER.pop("playwright").stop()
+
+
 @pytest.fixture(scope="session")
 def chromium():
     """One Debian Chromium for every browser test of the run (issue 18: starting it is the slow part).
 
     Tests open their own contexts (cookies, viewport) and close them, so they stay independent.
     """
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Debian's chromium is missing: run `make test` (it installs it with apt).")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        yield browser
-        browser.close()
+    return shared_chromium()

@@ -37,17 +37,13 @@ def nav_items() -> list[dict]:
 
 
 # The phone's bottom bar (issue 18): the three places field staff go most, then "More".
-# The first three a person may open, in this order; the rest of the menu is on the "More" page.
+# The first three a person may open, in this order, with shorter labels where the menu's are
+# long; endpoints are names only (nothing imported), and absent ones are skipped.
 BOTTOM_BAR = ("tasks.my_tasks", "dispatch.index", "followups.week", "live.dashboard",
               "incidents.list_incidents", "reports.index")
 BOTTOM_LABELS: dict[str, object] = {
     "tasks.my_tasks": _l("My tasks"), "dispatch.index": _l("Alerts"), "followups.week": _l("Follow-ups"),
 }
-
-
-def set_bottom_label(endpoint: str, label) -> None:
-    """A shorter label for the bottom bar (e.g. "Alerts" for the dispatch list)."""
-    BOTTOM_LABELS[endpoint] = label
 
 
 def bottom_nav_items() -> list[dict]:
