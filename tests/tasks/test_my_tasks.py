@@ -115,8 +115,9 @@ def test_blocked_needs_a_reason_which_the_coordinator_sees_on_the_dashboard_card
 def test_one_tap_done_from_the_list_keeps_checklist_and_note(client, session, activate, response_setup):
     coordinator = response_setup["coordinator"]
     incident = activate()
-    task = session.scalars(select(Task).where(Task.incident_id == incident.id, Task.checklist != [],
-                                              Task.status == TaskStatus.OPEN)).first()
+    task = next(t for t in session.scalars(select(Task).where(Task.incident_id == incident.id,
+                                                              Task.status == TaskStatus.OPEN))
+                if t.checklist)
     update_task(session, task, actor=coordinator, expected_version=task.version,
                 checklist_done=[True] + [False] * (len(task.checklist) - 1), note="Ringde polisen")
     session.commit()
