@@ -65,6 +65,7 @@ class Scene:
     dispatch_id: int
     follow_up_id: int | None
     message_id: int | None
+    newcomer: object  # a coordinator who has not set up two-factor authentication yet
 
 
 @pytest.fixture
@@ -88,7 +89,8 @@ def scene(app, session, response_setup, activate, create_user) -> Scene:
     follow_up = session.scalar(select(FollowUp).where(FollowUp.relative_id == relative.id))
     message = session.scalar(select(Message))
     return Scene(coordinator, worker, manager, incident.id, relative.id, task.id, dispatch.id,
-                 follow_up.id if follow_up else None, message.id if message else None)
+                 follow_up.id if follow_up else None, message.id if message else None,
+                 create_user("coordinator", totp=False))
 
 
 def pages_for(scene: Scene) -> dict[str, tuple[object, list[str]]]:
@@ -128,13 +130,21 @@ def test_every_page_passes_axe_at_360_and_1366_and_phone_tap_targets_are_44px(
     problems: list[str] = []
     for width_name, viewport in WIDTHS.items():
         phone = width_name == "phone"
-        # The login page, before anyone logs in.
+        # The login page before anyone logs in, then two-factor enrolment with its QR code.
         context = chromium.new_context(viewport=viewport, locale="sv-SE", is_mobile=phone, has_touch=phone)
         page = context.new_page()
         page.goto(f"{live_server}/login")
         problems += [f"{width_name} /login: {p}" for p in axe_problems(axe, page)]
         if phone:
             problems += [f"{width_name} /login: tap target {t}" for t in page.evaluate(MEASURE_TAP_TARGETS)]
+        page.fill("#email", scene.newcomer.email)
+        page.fill("#password", "correct horse battery")
+        with page.expect_navigation():
+            page.click("button[type=submit].primary")
+        assert page.url.endswith("/login/enrol") and page.locator(".qr-code svg").count() == 1
+        problems += [f"{width_name} /login/enrol: {p}" for p in axe_problems(axe, page)]
+        if phone:
+            problems += [f"{width_name} /login/enrol: tap target {t}" for t in page.evaluate(MEASURE_TAP_TARGETS)]
         context.close()
         for role, (user, urls) in pages_for(scene).items():
             context = chromium.new_context(viewport=viewport, locale="sv-SE", is_mobile=phone, has_touch=phone)
