@@ -29,9 +29,10 @@ from crisis.core.i18n import (
     select_locale,
 )
 from crisis.core.logging import configure_logging
-from crisis.core.navigation import nav_items
+from crisis.core.navigation import bottom_nav_items, nav_items
 from crisis.core.redis_fallback import limiter_storage_uri, redis_up
 from crisis.core.security import DatabaseIdConverter, init_security_headers
+from crisis.live.origin import same_origin_check
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,8 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
         async_mode="threading",
         message_queue=settings.redis_url,
         channel=message_queue_channel(settings.database_url),
-        cors_allowed_origins=[settings.public_base_url],
+        # The page's own address or PUBLIC_BASE_URL, nothing else (issue 18; crisis.live.origin).
+        cors_allowed_origins=same_origin_check(settings.public_base_url),
         manage_session=False,
     )
 
@@ -152,6 +154,7 @@ def _register_template_helpers(app: Flask) -> None:
     app.jinja_env.globals["role_label"] = role_label
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.globals["nav_items"] = nav_items
+    app.jinja_env.globals["bottom_nav_items"] = bottom_nav_items
     app.jinja_env.globals["lang_text"] = lang_text
     app.jinja_env.add_extension("jinja2.ext.do")
 

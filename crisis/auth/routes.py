@@ -14,7 +14,7 @@ from crisis.auth.forms import LoginForm
 from crisis.auth.services import authenticate
 from crisis.core.db import db
 from crisis.core.extensions import limiter
-from crisis.core.i18n import LANGUAGES
+from crisis.core.i18n import LANGUAGE_COOKIE, LANGUAGES
 from crisis.live.sockets import disconnect_user
 
 bp = Blueprint("auth", __name__, template_folder="templates")
@@ -75,9 +75,13 @@ def logout():
 
 @bp.route("/lang/<code>", methods=["POST"])
 def set_language(code: str):
+    response = redirect(_safe_next(request.form.get("next")))
     if code in LANGUAGES:
         session["lang"] = code
-    return redirect(_safe_next(request.form.get("next")))
+        # Also outside the session, so the login page after a logout keeps the language (issue 18).
+        response.set_cookie(LANGUAGE_COOKIE, code, max_age=365 * 24 * 3600, samesite="Lax",
+                            secure=request.is_secure, httponly=True)
+    return response
 
 
 from crisis.auth import twofactor_routes  # noqa: E402  (the 2FA steps and account page, on this blueprint)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hmac
 import re
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -45,7 +46,7 @@ RECOVERY_CODE_COUNT = 10
 # 31 letters and digits without look-alikes (0/o, 1/l/i); 10 of them are ~50 bits.
 RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 RECOVERY_LENGTH = 10
-_TOTP_CODE = re.compile(r"\d{6}")
+_TOTP_CODE = re.compile(r"[0-9]{6}")
 _RECOVERY_CODE = re.compile(f"[{RECOVERY_ALPHABET}]{{{RECOVERY_LENGTH}}}")
 
 # Argon2id at OWASP's minimum (19 MiB, 2 passes): the codes are random with
@@ -99,7 +100,11 @@ def grouped(secret: str) -> str:
 
 
 def normalise_code(code: str | None) -> str:
-    return re.sub(r"[\s-]", "", code or "").lower()
+    """What was meant: full-width or other Unicode digits (a phone keyboard in another script)
+    become ASCII, spaces and dashes go (issue 18: such codes gave a 500)."""
+    text = unicodedata.normalize("NFKC", code or "")
+    text = "".join(str(unicodedata.decimal(ch)) if ch.isdecimal() else ch for ch in text)
+    return re.sub(r"[\s\-‐‑‒–—]", "", text).lower()
 
 
 def matching_counter(secret: str, code: str, now: datetime | None = None) -> int | None:

@@ -16,6 +16,9 @@ STOCKHOLM = ZoneInfo("Europe/Stockholm")
 TRANSLATIONS_DIR = Path(__file__).resolve().parents[1] / "translations"
 
 
+LANGUAGE_COOKIE = "lang"
+
+
 def select_locale() -> str:
     if not has_request_context():  # a command, the scheduler: Swedish first
         return DEFAULT_LANGUAGE
@@ -24,13 +27,12 @@ def select_locale() -> str:
     chosen = session.get("lang")
     if chosen in LANGUAGES:
         return chosen
+    # The language last chosen on this browser, kept across logins (issue 18).
+    if request and request.cookies.get(LANGUAGE_COOKIE) in LANGUAGES:
+        return request.cookies[LANGUAGE_COOKIE]
     if getattr(current_user, "is_authenticated", False) and current_user.language in LANGUAGES:
         return current_user.language
-    if request:
-        best = request.accept_languages.best_match(LANGUAGES)
-        # Swedish unless the browser asks for English before Swedish.
-        if best == "en" and "sv" not in request.accept_languages.values():
-            return "en"
+    # Swedish by default: a Stockholm city service, whatever the browser was set up with.
     return DEFAULT_LANGUAGE
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import request
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 
@@ -33,3 +34,19 @@ def nav_items() -> list[dict]:
         for item in sorted(_ITEMS.values(), key=lambda i: i.order)
         if item.roles & mine
     ]
+
+
+# The phone's bottom bar (issue 18): the three places field staff go most, then "More".
+# The first three a person may open, in this order, with shorter labels where the menu's are
+# long; endpoints are names only (nothing imported), and absent ones are skipped.
+BOTTOM_BAR = ("tasks.my_tasks", "dispatch.index", "followups.week", "live.dashboard",
+              "incidents.list_incidents", "reports.index")
+BOTTOM_LABELS: dict[str, object] = {
+    "tasks.my_tasks": _l("My tasks"), "dispatch.index": _l("Alerts"), "followups.week": _l("Follow-ups"),
+}
+
+
+def bottom_nav_items() -> list[dict]:
+    mine = {item["endpoint"]: item for item in nav_items()}
+    chosen = [mine[e] for e in BOTTOM_BAR if e in mine][:3]
+    return [{**item, "label": BOTTOM_LABELS.get(item["endpoint"], item["label"])} for item in chosen]

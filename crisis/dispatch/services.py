@@ -660,6 +660,10 @@ def acknowledge_dispatch(session: Session, dispatch: Dispatch, *, user: User, vi
         summary=f"Dispatch {dispatch.reference} acknowledged by staff {user.id} ({via}, after {seconds // 60} min)",
         data={**_dispatch_data(dispatch), "acknowledged_by": user.id, "via": via, "seconds_to_ack": seconds},
     )
+    # Issue 18: the visit named in the dispatch follows the person who answered.
+    from crisis.tasks.services import give_visit_to_acknowledger
+
+    give_visit_to_acknowledger(session, dispatch, user)
     return AckOutcome.ACKNOWLEDGED
 
 

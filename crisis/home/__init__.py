@@ -18,3 +18,10 @@ def index():
     if current_user.has_role(Role.OUTREACH):
         return redirect(url_for("tasks.my_tasks"))
     return render_template("home/index.html")
+
+
+@bp.get("/more")
+@login_required
+def more():
+    """Everything the phone's bottom bar has no room for, with language and logging out (issue 18)."""
+    return render_template("home/more.html")

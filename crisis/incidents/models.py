@@ -124,12 +124,17 @@ class Incident(Base):
     judgment_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # An activation made by mistake, withdrawn within 24 h (issue 18): the incident leaves the
+    # dashboard and the statistics but stays, with the reason, in the timeline.
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    withdrawn_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    withdrawal_reason: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     district: Mapped["District"] = relationship()  # noqa: F821, UP037
-    coordinator: Mapped["User | None"] = relationship()  # noqa: F821, UP037
+    coordinator: Mapped["User | None"] = relationship(foreign_keys=[coordinator_id])  # noqa: F821, UP037
     playbook_snapshot: Mapped["PlaybookSnapshot"] = relationship()  # noqa: F821, UP037
     persons: Mapped[list[AffectedPerson]] = relationship(
         back_populates="incident", order_by="AffectedPerson.id", cascade="all, delete-orphan"

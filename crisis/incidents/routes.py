@@ -29,6 +29,7 @@ from crisis.incidents.forms import (
     ReasonForm,
     ReferralForm,
     RelativeForm,
+    WithdrawForm,
 )
 from crisis.incidents.models import Incident, Relative
 from crisis.organisation.models import District, Team
@@ -150,43 +151,110 @@ def task_counts(incident_ids: list[int]) -> dict[int, dict[str, int]]:
 @bp.route("/incidents/new", methods=["GET", "POST"])
 @roles_required(Role.COORDINATOR, Role.ADMIN)
 def activate():
+    """Fill in, confirm, activate (issue 18): the confirmation shows the tasks, deadlines and team."""
     form = ActivateForm()
     districts = db.session.scalars(select(District).order_by(District.name)).all()
-    form.district_id.choices = [(d.id, d.name) for d in districts]
+    form.district_id.choices = [(0, _("Choose…"))] + [(d.id, d.name) for d in districts]
     playbooks = available_playbooks()
-    form.playbook_id.choices = [(p.id, p.content["title"].get(lang()) or p.content["title"]["sv"])
-                                for p in playbooks]
+    form.playbook_id.choices = [("", "")] + [(p.id, lang_text_of(p.content["title"])) for p in playbooks]
     if request.method == "GET":
+        # Only the time and the coordinator's own district: everything else is a decision.
         form.occurred_at.data = utcnow().replace(second=0, microsecond=0)
         if current_user.district_id:
             form.district_id.data = current_user.district_id
-    if form.validate_on_submit():
-        # The playbook is suggested by the type; a mismatch falls back to the first that applies.
-        chosen = next((p for p in playbooks if p.id == form.playbook_id.data), None)
-        if chosen is None or form.type.data not in chosen.content["applies_to"]:
-            from crisis.organisation.defaults import default_playbook_id
+    status = 200
+    if request.method == "POST":
+        status = 422
+        if form.validate_on_submit():
+            chosen = choose_playbook(playbooks, form.playbook_id.data, form.type.data)
+            if chosen is None:
+                flash(_("No playbook applies to this type of incident."), "error")
+            elif request.form.get("step") == "edit":
+                status = 200  # back from the confirmation to change something
+            elif form.confirmed.data != "yes":
+                return render_confirmation(form, chosen)
+            else:
+                try:
+                    incident = services.activate_incident(
+                        db.session, actor=current_user, type=form.type.data,
+                        occurred_at=form.occurred_at.data, district_id=form.district_id.data,
+                        playbook_id=chosen.id, outcome=form.outcome.data,
+                        threat_level=form.threat_level.data, police_reference=form.police_reference.data,
+                        place=form.place.data, persons=form.persons.data,
+                        death_at=form.death_at.data if form.outcome.data == "deceased" else None,
+                    )
+                except services.IncidentError as error:
+                    db.session.rollback()
+                    show_service_error(form, error)
+                else:
+                    db.session.commit()
+                    flash(_("Response %(ref)s activated.", ref=incident.reference), "success")
+                    return redirect(url_for("incidents.show", incident_id=incident.id))
+        form.confirmed.data = ""
+    return render_template("incidents/activate.html", form=form, playbooks=playbooks), status
 
-            default_id = default_playbook_id(db.session, form.type.data)
-            chosen = next((p for p in playbooks if p.id == default_id), None)
-        if chosen is None:
-            flash(_("No playbook applies to this type of incident."), "error")
-        else:
+
+def lang_text_of(text: dict) -> str:
+    return text.get(lang()) or text["sv"]
+
+
+def choose_playbook(playbooks, playbook_id: str | None, incident_type: str):
+    """The chosen playbook if it applies to the type, else the city's default for the type
+    (its organisation file), else the first that applies."""
+    from crisis.organisation.defaults import default_playbook_id
+
+    chosen = next((p for p in playbooks if p.id == playbook_id), None)
+    if chosen is None or incident_type not in chosen.content["applies_to"]:
+        default_id = default_playbook_id(db.session, incident_type)
+        chosen = next((p for p in playbooks if p.id == default_id), None)
+    return chosen
+
+
+def render_confirmation(form: ActivateForm, playbook):
+    from crisis.incidents.preview import preview_activation
+
+    district = db.session.get(District, form.district_id.data)
+    if district is None:
+        abort(422, _("No such district."))
+    preview = preview_activation(
+        db.session, playbook=playbook, district=district, type=form.type.data, outcome=form.outcome.data,
+        threat_level=form.threat_level.data, occurred_at=form.occurred_at.data, now=utcnow(),
+        persons=form.persons.data, death_at=form.death_at.data if form.outcome.data == "deceased" else None,
+    )
+    return render_template("incidents/activate_confirm.html", form=form, playbook=playbook,
+                           district=district, preview=preview)
+
+
+@bp.route("/incidents/<int:incident_id>/withdraw", methods=["GET", "POST"])
+@roles_required(Role.COORDINATOR, Role.ADMIN)
+def withdraw(incident_id: int):
+    """Withdraw an activation made by mistake, within 24 hours, with a reason (issue 18)."""
+    from crisis.incidents.withdrawal import can_withdraw, withdraw_incident
+
+    incident = get_incident_or_404(incident_id)
+    require_edit(incident)
+    form = WithdrawForm()
+    status = 200
+    if not can_withdraw(incident):
+        flash(_("Only an activation less than 24 hours old can be withdrawn; close the response instead."),
+              "error")
+        return redirect(url_for("incidents.show", incident_id=incident.id))
+    if request.method == "POST":
+        status = 422
+        if form.validate_on_submit():
             try:
-                incident = services.activate_incident(
-                    db.session, actor=current_user, type=form.type.data, occurred_at=form.occurred_at.data,
-                    district_id=form.district_id.data, playbook_id=chosen.id, outcome=form.outcome.data,
-                    threat_level=form.threat_level.data, police_reference=form.police_reference.data,
-                    place=form.place.data, persons=form.persons.data,
-                )
+                cancelled = withdraw_incident(db.session, incident, actor=current_user, reason=form.reason.data)
             except services.IncidentError as error:
                 db.session.rollback()
                 show_service_error(form, error)
             else:
                 db.session.commit()
-                flash(_("Response %(ref)s activated.", ref=incident.reference), "success")
+                flash(_("Activation %(ref)s withdrawn: %(tasks)d tasks, %(followups)d follow-ups and "
+                        "%(dispatches)d alerts cancelled. It stays in the timeline.",
+                        ref=incident.reference, tasks=cancelled["tasks"], followups=cancelled["follow_ups"],
+                        dispatches=cancelled["dispatches"]), "success")
                 return redirect(url_for("incidents.show", incident_id=incident.id))
-    status = 422 if request.method == "POST" else 200
-    return render_template("incidents/activate.html", form=form, playbooks=playbooks), status
+    return render_template("incidents/withdraw.html", incident=incident, form=form), status
 
 
 # -- the incident page -------------------------------------------------------------
@@ -224,9 +292,13 @@ def render_incident(incident: Incident, *, facts_form=None, relative_form=None, 
     if relative_form is None:
         relative_form = RelativeForm(formdata=None)
     relative_form.person_id.choices = [(0, _("Not stated"))] + [(p.id, p.label) for p in incident.persons]
+    from crisis.incidents.withdrawal import can_withdraw
+
     return render_template(
         "incidents/show.html", incident=incident, phases=grouped, now=utcnow(), can_edit=can_edit,
         facts_form=facts_form, relative_form=relative_form, opted_out=_opted_out_relatives(incident),
+        can_withdraw=can_edit and current_user.has_role(Role.COORDINATOR, Role.ADMIN) and can_withdraw(incident),
+        add_another=request.args.get("add") == "another",
     ), status
 
 
@@ -276,7 +348,7 @@ def add_relative(incident_id: int):
     try:
         relative = services.add_relative(
             db.session, incident, actor=current_user, relation=form.relation.data,
-            is_child=form.is_child.data, age_band=form.age_band.data, gender=form.gender.data,
+            is_child=form.is_child.data or None, age_band=form.age_band.data, gender=form.gender.data,
             name=form.name.data, phone=form.phone.data, language=form.language.data,
             interpreter_needed=form.interpreter_needed.data, preferred_channel=form.preferred_channel.data,
             protected_identity=form.protected_identity.data, person_id=form.person_id.data or None,
@@ -287,6 +359,9 @@ def add_relative(incident_id: int):
         return render_incident(db.session.get(Incident, incident_id), relative_form=form, status=422)
     db.session.commit()
     flash(_("%(label)s added.", label=relative.label), "success")
+    if request.form.get("then") == "another":
+        # Several relatives in a row without a round trip through each record (issue 18).
+        return redirect(url_for("incidents.show", incident_id=incident.id, add="another") + "#add-relative")
     return redirect(url_for("incidents.show_relative", relative_id=relative.id))
 
 
@@ -336,12 +411,11 @@ def remembered_reason(relative_id: int) -> str | None:
 
 
 def render_relative(relative: Relative, *, consent_form=None, contact_form=None, referral_form=None,
-                    status: int = 200):
+                    status: int = 200, reveal: bool = False):
+    reveal_for_consent = reveal
     incident = relative.incident
     can_edit = access.can_edit_incident(db.session, current_user, incident)
     consent_form = consent_form or ConsentForm(formdata=None)
-    if relative.is_child and consent_form.given_by.data is None:
-        consent_form.given_by.data = "guardian"
     contact_form = contact_form or ContactPersonForm(formdata=None)
     staff = db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.name)).all()
     case_workers = {p.case_worker_id for p in incident.persons if p.case_worker_id}
@@ -365,12 +439,54 @@ def render_relative(relative: Relative, *, consent_form=None, contact_form=None,
     suggested = sorted({organisation_name(db.session, code)
                         for t in tasks for code in (t.suggested_referrals or [])})
     call_allowed = bool(relative.phone) and relative.consent.value == "given" and not relative.protected_identity
+    open_tasks = [t for t in tasks if not t.status.is_closed]
     return render_template(
         "incidents/relative.html", relative=relative, incident=incident, can_edit=can_edit,
         consent_form=consent_form, contact_form=contact_form, referral_form=referral_form,
         referrals=referrals, tasks=tasks, suggested=suggested, now=utcnow(), call_allowed=call_allowed,
-        teams=db.session.scalars(select(Team)).all(),
+        teams=db.session.scalars(select(Team)).all(), next_task=open_tasks[0] if open_tasks else None,
+        may_ask=may_ask_for_consent(relative, tasks), reveal_for_consent=reveal_for_consent,
     ), status
+
+
+def may_ask_for_consent(relative: Relative, tasks: list[Task]) -> bool:
+    """The person assigned to ask for consent may read the number to call and ask (issue 18).
+
+    Assigned: the relative's contact person, or the owner of an open task with the relative
+    (the consent task, or the visit a dispatch gave them). Everyone else sees the number only
+    after consent (DESIGN.md: relatives are contacted only after consent).
+    """
+    if not relative.phone or relative.protected_identity or relative.consent.value != "unknown":
+        return False
+    if relative.incident.withdrawn_at is not None:
+        return False
+    if relative.contact_person_id == current_user.id:
+        return True
+    return any(t.owner_user_id == current_user.id and not t.status.is_closed for t in tasks)
+
+
+@bp.post("/relatives/<int:relative_id>/consent-call")
+@roles_required(Role.COORDINATOR, Role.OUTREACH, Role.ADMIN)
+def consent_call(relative_id: int):
+    """Show the number to the person asking for consent; the reading is logged with that purpose."""
+    relative = get_relative_or_404(relative_id)
+    if not access.can_see_relative_details(db.session, current_user, relative):
+        abort(403)
+    tasks = db.session.scalars(select(Task).where(Task.relative_id == relative.id)).all()
+    if not may_ask_for_consent(relative, tasks):
+        # Allowed to open the record, but not the one asking (or consent is decided): no number.
+        # The record itself goes through its own page (reason and access log for a protected identity).
+        flash(_("Only the person assigned to ask for consent may see the number before consent."), "error")
+        return redirect(url_for("incidents.show_relative", relative_id=relative.id), 303)
+    log_access(db.session, user=current_user, relative=relative, action="consent_call",
+               reason=CONSENT_CALL_PURPOSE,
+               assigned=access.is_assigned(db.session, current_user, relative.incident_id))
+    db.session.commit()
+    return render_relative(relative, reveal=True)
+
+
+CONSENT_CALL_PURPOSE = "Ringa för att fråga om samtycke (call to ask for consent)"
+
 
 
 @bp.post("/relatives/<int:relative_id>/consent")

@@ -106,6 +106,7 @@ def activate_incident(
     reported_at: datetime | None = None,
     coordinator_id: int | None = None,
     persons: int = 1,
+    death_at: datetime | None = None,
 ) -> Incident:
     """Register an incident, pin its playbook and lay out every task that applies."""
     incident_type = _enum(IncidentType, type, "type")
@@ -133,6 +134,9 @@ def activate_incident(
             f"Playbook {playbook.id} is for {', '.join(playbook.content['applies_to'])}, not {incident_type.value}.",
             "playbook_id",
         )
+    death_at = _aware(death_at, "death_at")
+    if death_at is not None and (outcome_value != Outcome.DECEASED or death_at < occurred_at or death_at > now):
+        raise IncidentError("death_at needs outcome deceased and a time between the incident and now.", "death_at")
     if not 0 <= persons <= 20:
         raise IncidentError("persons must be between 0 and 20.", "persons")
     coordinator_id = coordinator_id or actor.id
@@ -149,6 +153,7 @@ def activate_incident(
         threat_level=threat,
         coordinator_id=coordinator_id,
         playbook_snapshot_id=pin_snapshot(session, playbook).id,
+        death_at=death_at,
     )
     session.add(incident)
     session.flush()
@@ -177,6 +182,9 @@ def update_incident(session: Session, incident: Incident, *, actor: User,
     """Change facts learned later; deadlines anchored to them follow."""
     if expected_version is not None and expected_version != incident.version:
         raise StaleVersion(incident.version)
+    if incident.withdrawn_at is not None:  # issue 18: a withdrawn plan stays cancelled
+        raise IncidentError(_l("Response %(reference)s was withdrawn; it can no longer be changed.",
+                                reference=incident.reference))
     unknown = set(facts) - set(FACT_FIELDS)
     if unknown:
         raise IncidentError(f"Cannot change {', '.join(sorted(unknown))}; changeable: {', '.join(FACT_FIELDS)}.")
@@ -276,7 +284,7 @@ def add_relative(
     *,
     actor: User,
     relation: str,
-    is_child: bool = False,
+    is_child: bool | None = None,
     age_band: str = "unknown",
     gender: str = "unknown",
     language: str = "sv",
@@ -291,8 +299,14 @@ def add_relative(
 ) -> Relative:
     from crisis.auth.services import AccountError, normalise_phone
 
+    if incident.withdrawn_at is not None:  # issue 18: a withdrawn plan stays cancelled
+        raise IncidentError(_l("Response %(reference)s was withdrawn; it can no longer be changed.",
+                                reference=incident.reference))
     relation_value = _enum(Relation, relation, "relation")
     band = _enum(AgeBand, age_band, "age_band")
+    if is_child is None:
+        # A child's age band says it (issue 18): nobody has to tick both.
+        is_child = band in (AgeBand.CHILD_0_12, AgeBand.CHILD_13_17)
     if is_child and band not in (AgeBand.CHILD_0_12, AgeBand.CHILD_13_17, AgeBand.UNKNOWN):
         raise IncidentError(_l("A child relative needs the age band 0-12, 13-17 or unknown."), "age_band")
     if not is_child and band in (AgeBand.CHILD_0_12, AgeBand.CHILD_13_17):
@@ -375,6 +389,8 @@ def record_consent(
     note: str | None = None,
 ) -> ConsentRecord:
     """Record samtycke: who consented to what, when (docs/domain.md "Consent")."""
+    if relative.incident.withdrawn_at is not None:  # issue 18: a withdrawn plan stays cancelled
+        raise IncidentError(_l("The response was withdrawn; consent can no longer be recorded here."))
     consent = _enum(ConsentState, state, "state")
     if consent == ConsentState.UNKNOWN:
         raise IncidentError("state must be given, declined or withdrawn.", "state")

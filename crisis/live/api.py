@@ -121,6 +121,8 @@ _CARD_SCHEMA = {
         "dispatches_acknowledged": {"type": "integer"},
         "dispatches_pending": {"type": "integer"},
         "dispatches_exhausted": {"type": "integer", "description": "nobody acknowledged"},
+        "blocked_reasons": {"type": "array", "items": {"type": "string"},
+                            "description": "why blocked tasks are blocked, as their owners wrote it"},
     },
 }
 _TEAM_SCHEMA = {
@@ -133,7 +135,9 @@ _TEAM_SCHEMA = {
             "type": "object", "required": ["user_id", "name", "position", "availability"],
             "properties": {"user_id": {"type": "integer"}, "name": {"type": "string"},
                            "position": {"type": "integer", "description": "on-call order"},
-                           "availability": {"enum": [a.value for a in Availability]}}}},
+                           "availability": {"enum": [a.value for a in Availability]},
+                           "on_the_way": {"type": "boolean",
+                                          "description": "acknowledged an alert of an active incident lately"}}}},
     },
 }
 _ROLES = ", ".join(r.value for r in dashboard.DASHBOARD_ROLES)

@@ -58,6 +58,8 @@ class IncidentCard:
     dispatches_acknowledged: int = 0
     dispatches_pending: int = 0
     dispatches_exhausted: int = 0
+    # Why tasks are blocked, as their owners wrote it (issue 18): the coordinator acts on these.
+    blocked_reasons: list[str] = field(default_factory=list)
 
     @property
     def is_active(self) -> bool:
@@ -135,7 +137,18 @@ def incident_cards(session: Session, user: User, *, incident_ids: list[int] | No
         _count_tasks(session, cards, now)
         _count_relatives(session, cards)
         _count_dispatches(session, cards)
+        _blocked_reasons(session, cards)
     return list(cards.values())
+
+
+def _blocked_reasons(session: Session, cards: dict[int, IncidentCard]) -> None:
+    rows = session.execute(
+        select(Task.incident_id, Task.blocked_reason)
+        .where(Task.incident_id.in_(cards), Task.status == TaskStatus.BLOCKED, Task.blocked_reason.is_not(None))
+        .order_by(Task.incident_id, Task.id)
+    )
+    for incident_id, reason in rows:
+        cards[incident_id].blocked_reasons.append(reason)
 
 
 def _count_tasks(session: Session, cards: dict[int, IncidentCard], now: datetime) -> None:
@@ -190,6 +203,16 @@ class TeamMemberView:
     name: str
     position: int
     availability: str
+    on_the_way: bool = False  # acknowledged an alert of an active incident lately (issue 18)
+
+    @property
+    def shown_as(self) -> str:
+        """What the dashboard shows: someone on their way is not "available"."""
+        return "on_the_way" if self.on_the_way else self.availability
+
+
+# Someone who acknowledged an alert this long ago is shown as on the way (or busy with it).
+ON_THE_WAY_FOR = timedelta(hours=12)
 
 
 @dataclass
@@ -200,7 +223,7 @@ class TeamView:
     members: list[TeamMemberView] = field(default_factory=list)
 
     def count(self, availability: Availability | str) -> int:
-        return sum(1 for m in self.members if m.availability == str(availability))
+        return sum(1 for m in self.members if m.shown_as == str(availability))
 
     def as_json(self) -> dict:
         data = asdict(self)
@@ -215,14 +238,27 @@ def team_availability(session: Session) -> list[TeamView]:
         .options(joinedload(Team.district), selectinload(Team.members).joinedload(TeamMember.user))
         .order_by(District.name, Team.name)
     ).unique().all()
+    going = on_the_way(session)
     return [
         TeamView(
             id=team.id, name=team.name, district=team.district.name,
-            members=[TeamMemberView(m.user_id, m.user.name, m.position, str(m.user.availability))
+            members=[TeamMemberView(m.user_id, m.user.name, m.position, str(m.user.availability),
+                                    on_the_way=m.user_id in going)
                      for m in team.members if m.user.active],
         )
         for team in teams
     ]
+
+
+def on_the_way(session: Session, now: datetime | None = None) -> set[int]:
+    """Staff who acknowledged an alert of a still active incident within ON_THE_WAY_FOR."""
+    since = (now or utcnow()) - ON_THE_WAY_FOR
+    return set(session.scalars(
+        select(Dispatch.acknowledged_by_id)
+        .join(Incident, Dispatch.incident_id == Incident.id)
+        .where(Dispatch.status == DispatchStatus.ACKNOWLEDGED, Dispatch.acknowledged_at >= since,
+               Dispatch.acknowledged_by_id.is_not(None), Incident.status == IncidentStatus.ACTIVE)
+    ))
 
 
 # -- events ------------------------------------------------------------------------

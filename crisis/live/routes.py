@@ -32,7 +32,8 @@ bp = Blueprint("live", __name__, template_folder="templates")
 
 add_nav_item("live.dashboard", _l("Situation picture"), list(Role), order=1)
 
-AVAILABILITY_LABELS = {"available": _l("Available"), "busy": _l("Busy"), "off_duty": _l("Off duty")}
+AVAILABILITY_LABELS = {"available": _l("Available"), "busy": _l("Busy"), "off_duty": _l("Off duty"),
+                       "on_the_way": _l("On the way")}
 
 
 @bp.app_template_global()
@@ -78,7 +79,8 @@ def show_dashboard():
     missing = {e.incident_id for e in events if e.incident_id is not None} - set(known)
     if missing:
         known.update(db.session.execute(
-            select(Incident.id, Incident.reference).where(Incident.id.in_(missing))).tuples())
+            select(Incident.id, Incident.reference).where(Incident.id.in_(missing))).tuples().all())
+        # (.all(): a Result has .keys(), which dict.update would take for a mapping's.)
     return render_template(
         "live/dashboard.html",
         cards=cards,

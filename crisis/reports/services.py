@@ -189,7 +189,9 @@ class Facts:
 def collect_facts(session: Session, period: Period, now: datetime) -> Facts:
     """Read the period's rows: a handful of portable SELECTs, computed on in Python."""
     facts = Facts()
-    in_period = (Incident.activated_at >= period.starts_at) & (Incident.activated_at < period.ends_at)
+    # A withdrawn activation (made by mistake, issue 18) is no case: it counts nowhere.
+    in_period = (Incident.withdrawn_at.is_(None) & (Incident.activated_at >= period.starts_at)
+                 & (Incident.activated_at < period.ends_at))
     for district_id, type_, outcome in session.execute(
         select(Incident.district_id, Incident.type, Incident.outcome).where(in_period)
     ):

@@ -192,6 +192,8 @@ def update_task(task_id: int):
         kwargs["status"] = change["status"]
     if "note" in change:
         kwargs["note"] = change["note"] or ""  # null clears the note, as in a JSON merge patch
+    if change.get("blocked_reason"):
+        kwargs["blocked_reason"] = change["blocked_reason"]
     if "checklist" in change:
         kwargs["checklist_done"] = change["checklist"]
     for name in ("owner_user_id", "due_at"):
@@ -259,6 +261,8 @@ document(
                 "status": enum_schema(TaskStatus, exclude=[TaskStatus.CANCELLED],
                                       description="open → in_progress → done, or blocked / not_applicable."),
                 "note": text_schema(5000, "Null or empty clears it; kept out of the timeline.", nullable=True),
+                "blocked_reason": text_schema(200, "Required with status blocked: what blocks the task "
+                                                   "(shown to the coordinator; no names).", nullable=True),
                 "checklist": {"type": "array", "maxItems": 100, "items": {"type": "boolean"},
                               "description": "Done or not, one value per checklist item, in order."},
                 "owner_user_id": {**NULLABLE_ID, "description": "Coordinators: anyone; outreach: themselves."},

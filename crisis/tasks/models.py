@@ -72,6 +72,9 @@ class Task(Base):
     source: Mapped[list] = mapped_column(JSON, default=list)  # [{"ref": ..., "quote": ...}]
     suggested_referrals: Mapped[list] = mapped_column(JSON, default=list)
     note: Mapped[str | None] = mapped_column(EncryptedText)
+    # Why the task is blocked (issue 18): required with "blocked", shown on the dashboard card,
+    # so it names no person (the form says so).
+    blocked_reason: Mapped[str | None] = mapped_column(String(200))
     overdue_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

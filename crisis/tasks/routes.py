@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -14,6 +15,7 @@ from crisis.auth.permissions import login_required
 from crisis.core.db import db, utcnow
 from crisis.core.forms import show_error
 from crisis.core.navigation import add_nav_item
+from crisis.dispatch.forms import ConfirmForm
 from crisis.incidents import access
 from crisis.incidents.services import IncidentError, StaleVersion
 from crisis.tasks.forms import TaskUpdateForm
@@ -46,7 +48,22 @@ def my_open_tasks(user) -> list[Task]:
 @bp.get("/me/tasks")
 @login_required
 def my_tasks():
-    return render_template("tasks/mine.html", tasks=my_open_tasks(current_user), now=utcnow())
+    """What needs me: alerts waiting for my answer first, then my tasks by when they are due."""
+    from crisis.tasks.mine import group_tasks, pending_alerts
+
+    now = utcnow()
+    tasks = my_open_tasks(current_user)
+    return render_template("tasks/mine.html", tasks=tasks, groups=group_tasks(tasks, now), now=now,
+                           alerts=pending_alerts(db.session, current_user), ack_form=ConfirmForm())
+
+
+@bp.app_template_global()
+def may_call(relative) -> bool:
+    """A call button for `relative`: after consent, never for a protected identity, only for those
+    who may see the record (the dispatch page's next step uses it too)."""
+    return bool(relative is not None and relative.phone and relative.consent.value == "given"
+                and not relative.protected_identity
+                and access.can_see_relative_details(db.session, current_user, relative))
 
 
 def may_read_note(task: Task) -> bool:
@@ -72,10 +89,7 @@ def render_task(task: Task, form: TaskUpdateForm | None = None, status: int = 20
         # The note may say things about the relative: only for those who may open the record (issue 9).
         form.note.data = (task.note or "") if may_read_note(task) else ""
     form.version.data = task.version
-    relative = task.relative
-    can_call = (relative is not None and relative.phone and relative.consent.value == "given"
-                and not relative.protected_identity
-                and access.can_see_relative_details(db.session, current_user, relative))
+    can_call = may_call(task.relative)
     return render_template(
         "tasks/task.html", task=task, form=form, now=utcnow(), can_call=can_call,
         show_note=may_read_note(task),
@@ -98,11 +112,19 @@ def update(task_id: int):
     form = TaskUpdateForm()
     if not form.validate_on_submit():
         return render_task(task, form, 422)
-    checklist = [request.form.get(f"check-{i}") == "on" for i in range(len(task.checklist))]
+    if (form.status.data == TaskStatus.BLOCKED.value and task.status != TaskStatus.BLOCKED
+            and not (form.blocked_reason.data or "").strip()):
+        form.blocked_reason.errors = [_("Say briefly what blocks the task; the coordinator sees it.")]
+        return render_task(task, form, 422)
+    # A one-tap "done" from the list sends neither checklist nor note: leave them as they are.
+    checklist = None
+    if request.form.get("checklist") or any(key.startswith("check-") for key in request.form):
+        checklist = [request.form.get(f"check-{i}") == "on" for i in range(len(task.checklist))]
     try:
         update_task(db.session, task, actor=current_user, expected_version=int(form.version.data),
                     status=form.status.data, checklist_done=checklist,
-                    note=form.note.data if may_read_note(task) else None)
+                    note=form.note.data if may_read_note(task) and "note" in request.form else None,
+                    blocked_reason=form.blocked_reason.data)
     except StaleVersion as error:
         db.session.rollback()
         flash(str(error), "error")
@@ -117,7 +139,10 @@ def update(task_id: int):
         show_error(form, error, fields=("note", "status"))  # once: by the field the page shows, else a flash
         return render_task(db.session.get(Task, task_id), form, 422)
     db.session.commit()
-    flash(_("Saved."), "success")
+    if task.status == TaskStatus.DONE:
+        flash(_("Done: %(title)s", title=task.title_in(str(get_locale() or "sv"))), "success")
+    else:
+        flash(_("Saved."), "success")
     if task.status.is_closed and "next" not in request.args:
         return redirect(url_for("tasks.my_tasks"))
     return redirect(url_for("tasks.show", task_id=task.id))

@@ -37,6 +37,9 @@ class TaskError(IncidentError):
     pass
 
 
+BLOCKED_REASON_MAX = 200
+
+
 def update_task(
     session: Session,
     task: Task,
@@ -48,10 +51,12 @@ def update_task(
     checklist_done: list[bool] | None = None,
     owner_user_id: int | None | type(...) = ...,
     due_at: datetime | None | type(...) = ...,
+    blocked_reason: str | None = None,
 ) -> Task:
     if expected_version != task.version:
         raise StaleVersion(task.version)
     data: dict = {}
+    blocked_reason = " ".join((blocked_reason or "").split())
     if status is not None:
         try:
             new_status = TaskStatus(status)
@@ -63,6 +68,16 @@ def update_task(
                 raise TaskError(_l("A task that is %(before)s cannot become %(after)s.",
                                    before=lazy_label("task_status", task.status),
                                    after=lazy_label("task_status", new_status)), "status")
+            if new_status == TaskStatus.BLOCKED:
+                # The coordinator sees the reason on the dashboard card (issue 18).
+                if not blocked_reason:
+                    raise TaskError(_l("Say briefly what blocks the task."), "blocked_reason")
+                if len(blocked_reason) > BLOCKED_REASON_MAX:
+                    raise TaskError(_l("The reason is longer than %(count)s characters.",
+                                       count=BLOCKED_REASON_MAX), "blocked_reason")
+                task.blocked_reason = blocked_reason
+            else:
+                task.blocked_reason = None
             data["status"] = {"before": task.status.value, "after": new_status.value}
             task.status = new_status
             task.completed_at = utcnow() if new_status == TaskStatus.DONE else None
@@ -155,3 +170,26 @@ def create_task(
                  subject=task, summary=f"Task {task.id} created ad hoc ({category_value.value})",
                  data={"task_id": task.id, "category": category_value.value})
     return task
+
+
+def give_visit_to_acknowledger(session: Session, dispatch, user: User) -> bool:
+    """After "I am taking this": the visit named in the dispatch becomes the acknowledger's (issue 18).
+
+    The person who answered the alert is the one going, so the task follows them
+    (and shows under their "Mina uppgifter"); the timeline records why it moved.
+    """
+    task = dispatch.task
+    if dispatch.purpose != "visit" or task is None or task.status.is_closed or task.status == TaskStatus.CANCELLED:
+        return False
+    if task.owner_user_id == user.id:
+        return False
+    before = task.owner_user_id
+    task.owner_user_id = user.id
+    assign(session, user.id, task.incident_id)
+    session.flush()
+    record_event(session, kind="task", type="task.reassigned", actor=user, incident_id=task.incident_id,
+                 subject=task, summary=f"Task {task.id} given to staff {user.id}, who acknowledged dispatch "
+                                       f"{dispatch.id}",
+                 data={"task_id": task.id, "step_id": task.step_id, "dispatch_id": dispatch.id,
+                       "owner_user_id": {"before": before, "after": user.id}, "reason": "dispatch_acknowledged"})
+    return True

@@ -43,6 +43,7 @@ ACCESS_ACTIONS = {
     "view": _l("Opened the record of %(label)s"),
     "export": _l("Exported the record of %(label)s"),
     "call": _l("Called %(label)s from the record"),
+    "consent_call": _l("Read the number of %(label)s to call and ask for consent"),
     "data_subject_export": _l("Exported %(label)s's data (request from the data subject)"),
     # Issue 14: the two-person export of a protected identity, and access withdrawn after a dispatch.
     "export_requested": _l("Asked for an extract of %(label)s's data (a second person must approve)"),

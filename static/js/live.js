@@ -25,6 +25,8 @@
   var incidentCount = document.getElementById("live-incident-count");
   var teamsBox = document.getElementById("live-teams");
   var statusLine = document.getElementById("live-status");
+  var announcer = document.getElementById("live-announcer");
+  var HIGHLIGHT_MS = 4000;
 
   var FEED_MAX = 50;
   var SEEN_MAX = 5000;
@@ -112,12 +114,23 @@
     noEvents.hidden = true;
   }
 
+  // Screen readers hear new events through a polite live region (issue 18): the newest one,
+  // without interrupting what is being read.
+  function announce(event) {
+    if (!announcer) return;
+    var ref = event.incident_id !== null && event.incident_id !== undefined ? referenceOf(event.incident_id) + ": " : "";
+    announcer.textContent = (cfg.textNewEvent || "") + " " + ref + event.summary;
+  }
+
   function handle(event) {
     if (!event || typeof event.id !== "number" || seen.has(event.id)) return;
     remember(event.id, Date.parse(event.occurred_at));
     addToFeed(event);
+    announce(event);
     if (event.incident_id !== null && event.incident_id !== undefined) {
       scheduleCard(event.incident_id);
+      // An acknowledged alert changes who is on the way: the team section shows it.
+      if (teamsBox && typeof event.type === "string" && event.type.indexOf("dispatch.") === 0) scheduleTeams();
     } else if (teamsBox) {
       scheduleTeams();
     }
@@ -158,12 +171,19 @@
     }).catch(function () { /* the next event or reconnect fetches it again */ });
   }
 
+  // A changed card stands out for a few seconds (issue 18), so the eye finds what moved.
+  function highlight(card) {
+    card.classList.add("live-card-changed");
+    setTimeout(function () { card.classList.remove("live-card-changed"); }, HIGHLIGHT_MS);
+  }
+
   function placeCard(incidentId, card) {
     var current = document.getElementById("incident-" + incidentId);
     var active = card && card.dataset.status === "active";
     if (current && active) current.replaceWith(card);
     else if (current) current.remove();
     else if (active) cardsBox.prepend(card);
+    if (active) highlight(card);
     watchDeadline(incidentId, active ? card : null);
     if (card) {
       // Events that arrived before their incident's card named it by id.

@@ -60,7 +60,7 @@ def test_adding_a_relative_answers_by_label_and_lays_out_its_tasks(api, staff, i
     ({"relation": "cousin"}, "relation", "one of"),
     ({"phone": "12"}, "phone", "+46701234567"),
     ({"is_child": True, "age_band": "26-64"}, "age_band", "child"),
-    ({"age_band": "0-12"}, "age_band", "tick 'child'"),
+    ({"is_child": False, "age_band": "0-12"}, "age_band", "tick 'child'"),
     ({"language": "123"}, "language", "language code"),
     ({"person_id": 999999}, "person_id", "does not belong"),
     ({"contact_person_id": 999999}, "contact_person_id", "No active staff"),

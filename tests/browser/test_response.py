@@ -22,9 +22,12 @@ def test_coordinator_activates_and_outreach_completes_a_task_on_a_phone(
     page.click("text=Aktivera insats")
     page.select_option("#type", "shooting")
     page.select_option("#outcome", "injured")
+    page.select_option("#threat_level", "normal")
+    page.select_option("#persons", "1")
     page.fill("#police_reference", "5000-K999-26")
     screenshot(page, "01-coordinator-activate")
     page.click("button.primary.big")
+    page.click("button[name=step][value=activate]")  # the confirmation step (issue 18)
     page.wait_for_selector("text=är aktiverad")
     assert "Larma uppsökande team" in page.content()
 
@@ -32,11 +35,14 @@ def test_coordinator_activates_and_outreach_completes_a_task_on_a_phone(
     page.click("text=Lägg till anhörig")
     page.select_option("#relation", "parent")
     page.fill("#phone", "070-174 06 94")
-    page.click("form[action$='/relatives'] button[type=submit]")
+    page.click("form[action$='/relatives'] button[value=open]")
     page.wait_for_selector("text=Registrera samtycke")
-    page.select_option("#state", "given")
-    page.click("text=Registrera samtycke >> xpath=ancestor::section//button[@type='submit']")
+    for choice in ("state][value=given", "scope][value=contact", "given_by][value=relative",
+                   "method][value=verbal"):
+        page.check(f"input[name={choice}]")
+    page.click(".consent-form button[type=submit]")
     page.wait_for_selector("text=Samtycket är registrerat.")
+    page.click("summary:has-text('Kontaktperson och hänvisningar')")
     page.select_option("#user_id", str(worker.id))
     page.click("text=Spara kontaktperson")
     page.wait_for_selector("text=Kontaktpersonen är sparad.")
@@ -57,13 +63,12 @@ def test_coordinator_activates_and_outreach_completes_a_task_on_a_phone(
     assert page.evaluate("document.documentElement.scrollWidth") <= 360  # no sideways scrolling
     for box in page.query_selector_all(".checklist input[type=checkbox]"):
         box.check()
-    page.select_option("#status", "done")
     page.fill("#note", "Träffade anhörig i trapphuset, ny tid på torsdag.")
     screenshot(page, "05-outreach-task")
     tap_height = page.eval_on_selector("button.primary.big", "b => b.getBoundingClientRect().height")
     assert tap_height >= 44
-    page.click("button.primary.big")
-    page.wait_for_selector("text=Sparat.")
+    page.click("button.primary.big")  # "Markera som klar"
+    page.wait_for_selector("text=Klart:")
     screenshot(page, "06-outreach-done")
     phone.close()
 

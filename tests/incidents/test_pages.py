@@ -19,12 +19,13 @@ def activate_via_form(client, district, **overrides):
     data = {"type": "shooting", "occurred_at": local(datetime.now(UTC) - timedelta(minutes=20)),
             "district_id": district.id, "outcome": "deceased", "threat_level": "normal", "persons": "1",
             "police_reference": "5000-K123-26", "place": "Farsta centrum",
-            "playbook_id": "stockholm-skjutning", "csrf_token": csrf_token(client, "/incidents/new")}
+            "playbook_id": "stockholm-skjutning", "death_unknown": "y", "confirmed": "yes",
+            "csrf_token": csrf_token(client, "/incidents/new")}
     data.update(overrides)
     return client.post("/incidents/new", data=data)
 
 
-def test_coordinator_activates_a_response_with_one_submit(client, session, response_setup):
+def test_coordinator_activates_a_response_once_confirmed(client, session, response_setup):
     login(client, response_setup["coordinator"].email)
     response = activate_via_form(client, response_setup["district"])
     assert response.status_code == 302

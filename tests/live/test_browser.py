@@ -8,10 +8,9 @@ from playwright.sync_api import expect
 from crisis.auth.models import Availability
 from crisis.auth.services import set_availability
 from crisis.core.db import utcnow
-from crisis.core.extensions import socketio
 from crisis.live.sockets import disconnect_user
 from crisis.timeline.services import record_event
-from tests.browser.conftest import chromium, log_in, screenshot  # noqa: F401  (fixtures)
+from tests.browser.conftest import log_in, screenshot  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.browser
 TIMEOUT_MS = 15_000
@@ -19,12 +18,9 @@ TIMEOUT_MS = 15_000
 
 @pytest.fixture
 def page_origin_allowed(live_server):
-    """Browsers load the page from the live server's address: let it open sockets, as the
-    public address does in production."""
-    allowed = socketio.server.eio.cors_allowed_origins
-    allowed.append(live_server)
+    """Browsers load the page from the live server's address: the same-origin check lets it open
+    sockets (crisis.live.origin), as the public address does in production."""
     yield
-    allowed.remove(live_server)
 
 
 def test_dashboard_updates_live_and_catches_up_after_a_drop(

@@ -102,6 +102,18 @@ def test_socket_from_another_site_is_refused_even_with_a_valid_cookie(live_serve
     assert local_client().connect(live_server, headers={"Cookie": cookie}, origin=public_origin)
 
 
+def test_socket_from_the_address_the_page_was_loaded_from_is_accepted(live_server, local_client, create_user):
+    # Issue 18: a dashboard opened as localhost (not PUBLIC_BASE_URL) must still go live; the
+    # browser's Origin then equals the Host the request reached, and that is the same site.
+    user = create_user("coordinator")
+    _http, cookie = session_cookie(live_server, user.email)
+    page_origin = live_server.replace("127.0.0.1", "localhost")
+    assert page_origin != live_server
+    assert local_client().connect(page_origin, headers={"Cookie": cookie}, origin=page_origin)
+    # The same origin sent to a server reached under another name is another site.
+    assert not local_client().connect(live_server, headers={"Cookie": cookie}, origin=page_origin)
+
+
 # -- rooms -----------------------------------------------------------------------
 
 

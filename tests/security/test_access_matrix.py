@@ -218,7 +218,8 @@ REQUESTS = {
                            Call("POST", f"/relatives/{_protected(w, role, t).id}", form={"reason": REASON}),
                            Call("GET", f"/api/v1/relatives/{_protected(w, role, t).id}?reason={REASON}")],
     9: lambda w, role, t: [Call("POST", f"/relatives/{_relative(w, t).id}/consent"),
-                           Call("POST", f"/api/v1/relatives/{_relative(w, t).id}/consent")],
+                           Call("POST", f"/api/v1/relatives/{_relative(w, t).id}/consent"),
+                           Call("POST", f"/relatives/{_relative(w, t).id}/consent-call")],
     10: lambda w, role, t: [Call("POST", f"/relatives/{_relative(w, t).id}/referrals"),
                             Call("POST", f"/api/v1/relatives/{_relative(w, t).id}/referrals")],
     11: lambda w, role, t: [Call("POST", f"/relatives/{_relative(w, t).id}/contact-person"),
@@ -288,7 +289,7 @@ REQUESTS = {
     32: lambda w, role, t: _only_mine(t, [Call("GET", "/playbooks"), Call("GET", "/playbooks/stockholm-skjutning")]),
     33: lambda w, role, t: _only_mine(t, [Call("GET", "/api/v1/users")]),
     35: lambda w, role, t: _only_mine(t, [
-        Call("GET", "/"), Call("GET", "/api/v1/me"), Call("POST", "/api/v1/me/availability",
+        Call("GET", "/"), Call("GET", "/more"), Call("GET", "/api/v1/me"), Call("POST", "/api/v1/me/availability",
                                                           json={"availability": "busy"}),
         Call("GET", "/account/security"), Call("POST", "/account/security/recovery-codes"),
         Call("POST", "/account/security/turn-off")]),
@@ -321,6 +322,8 @@ REQUESTS = {
         Call("PUT", f"/api/v1/teams/{_team(w, t).id}/rota", json={}),
         Call("POST", f"/api/v1/teams/{_team(w, t).id}/overrides", json={})]),
     41: lambda w, role, t: _only_mine(t, [Call("GET", "/api/v1/districts"), Call("GET", "/api/v1/teams")]),
+    42: lambda w, role, t: [Call("GET", f"/incidents/{_incident(w, t).id}/withdraw"),
+                            Call("POST", f"/incidents/{_incident(w, t).id}/withdraw")],
 }
 
 
