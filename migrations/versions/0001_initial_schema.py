@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-24 07:42:43.288148
+
 """
 
 import sqlalchemy as sa

@@ -9,14 +9,14 @@ it becomes `user.opted_out` / `user.opted_in` of kind "staff" with the staff
 member as subject, as new ones are. No schema change.
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0002
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0003"
-down_revision = "0001"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 

@@ -8,7 +8,7 @@
 Existing rows are encrypted with the newest key of ENCRYPTION_KEYS.
 
 Revision ID: 0004
-Revises: 0001
+Revises: 0003
 """
 
 import json
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0004'
-down_revision = '0001'
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
