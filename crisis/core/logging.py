@@ -24,7 +24,9 @@ PHONE = re.compile(
 current_job: ContextVar[str | None] = ContextVar("current_job", default=None)
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
 # Issue 14: a number as it appears in a URL: %2B46701740690, 070%20174%2006%2099, 070+174+06+99.
-ENCODED_PHONE = re.compile(r"(?:%2[Bb]|\+)?\d(?:\d|%20|%2[Dd]|\+|-){7,}\d", re.ASCII)
+# Plain digit runs are PHONE's (which leaves dates and clock times alone); this one needs an
+# encoded plus, or numbers joined by encoded spaces, dashes or pluses.
+ENCODED_PHONE = re.compile(r"%2[Bb]\d(?:\d|%20|%2[Dd]|\+|-){6,}\d|\d{2,}(?:(?:%20|%2[Dd]|\+)\d+){2,}", re.ASCII)
 ENCODED_EMAIL = re.compile(r"[\w.+%-]+%40[\w-]+\.[\w.-]+")
 # Query-string values (a name typed into a search, a number): only these keys keep theirs.
 QUERY_VALUE = re.compile(r"([?&;][\w.\-\[\]%]+=)([^&;\s\"']*)")
