@@ -31,7 +31,9 @@ DISPATCH_STATUSES = {"pending": _l("waiting for acknowledgement"), "acknowledged
                      "exhausted": _l("nobody acknowledged"), "cancelled": _l("cancelled")}
 ESCALATION_REASONS = {"no_acknowledgement": _l("no acknowledgement in time"),
                       "not_delivered": _l("the alert could not be delivered"),
-                      "nobody_reachable": _l("nobody in the team can be reached by SMS")}
+                      "nobody_reachable": _l("nobody in the team can be reached by SMS"),
+                      "opted_out": _l("has opted out of SMS"), "no_number": _l("no mobile number"),
+                      "inactive": _l("account deactivated"), "off_duty": _l("off duty")}
 SMS_REFUSALS = {"opted_out": _l("has opted out of SMS"), "inactive": _l("account deactivated"),
                 "no_number": _l("no mobile number"), "protected_identity": _l("protected identity"),
                 "anonymised": _l("anonymised"), "no_consent": _l("no consent to SMS"),
@@ -66,6 +68,8 @@ CONSENT_METHODS = {"verbal": _l("given orally"), "written": _l("given in writing
 OPT_OUT_SOURCES = {"sms": _l("by SMS"), "provider": _l("at the SMS provider"), "admin": _l("by an administrator")}
 TWO_FACTOR_REMOVAL = {"reset_by_admin": _l("reset by an administrator"), "admin": _l("reset by an administrator"),
                       "self": _l("removed by the user")}
+OVERRIDE_REASONS = {"swap": _l("swapped shift"), "sick_leave": _l("sick leave"), "other": _l("other reason")}
+SESSION_END_REASONS = {"sign_out_everywhere": _l("signed out everywhere"), "password_reset": _l("password reset")}
 
 GROUPS: dict[str, dict] = {
     "incident_type": incident_labels.INCIDENT_TYPES,
@@ -101,6 +105,8 @@ GROUPS: dict[str, dict] = {
     "access_action": ACCESS_ACTIONS,
     "sms_error": SMS_ERRORS,
     "two_factor_removal": TWO_FACTOR_REMOVAL,
+    "override_reason": OVERRIDE_REASONS,
+    "session_end_reason": SESSION_END_REASONS,
 }
 
 

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
+from babel.dates import format_date, format_datetime
 from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
@@ -507,9 +507,17 @@ def _dispatch_created(ev: Ev, n: Names) -> str:
     return _("%(head)s: not reachable by SMS (%(why)s)", head=head, why=_not_reachable(ev) or "–")
 
 
+UNREACHABLE = ("opted_out", "no_number", "inactive", "off_duty")
+
+
 @renderer("dispatch.escalated")
 def _dispatch_escalated(ev: Ev, n: Names) -> str:
     reason = label("escalation_reason", ev.get("reason"))
+    if ev.get("target") == "coordinator" and ev.get("reason") in UNREACHABLE:
+        # Issue 12: the person dispatched cannot be reached, so the coordinator hears at once.
+        return _("Alert (%(purpose)s) to %(target)s cannot be delivered (%(reason)s); coordinator told at once: "
+                 "%(who)s", purpose=_purpose(ev, n), target=_target(ev, n), reason=reason,
+                 who=n.users(ev.get("alerted")) or _("no coordinator found"))
     if ev.get("target") == "coordinator":
         who = n.users(ev.get("alerted")) or _("no coordinator found")
         return _("Alert (%(purpose)s) not acknowledged; coordinator told: %(who)s (%(reason)s)",
@@ -735,3 +743,196 @@ def _morning_summary(ev: Ev, n: Names) -> str:
 def _retention_swept(ev: Ev, n: Names) -> str:
     return _("Retention: %(anonymised)s incidents anonymised, contact details removed in %(removed)s",
              anonymised=ev.get("incidents_anonymised") or 0, removed=ev.get("contact_details_removed") or 0)
+
+
+# -- issues 12, 14, 15, 18: staff administration, on-call, two-person export, withdrawal ----------
+
+
+def day(value) -> str:
+    """An ISO date from event data in the reader's words ("1 dec. 2026")."""
+    from datetime import date
+
+    try:
+        value = date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return "–"
+    return format_date(value, "d MMM yyyy", locale=_language.get())
+
+
+def _roles(codes) -> str:
+    return labels("role", codes).lower() or "–"
+
+
+@renderer("user.invited")
+def _user_invited(ev: Ev, n: Names) -> str:
+    text = _("%(name)s invited as %(roles)s", name=n.user(ev.get("user_id")), roles=_roles(ev.get("roles")))
+    if ev.get("district_id"):
+        text += " · " + _("district %(district)s", district=n.district(ev.get("district_id")))
+    if ev.get("sent_by_sms"):
+        text += " · " + _("link to choose a password sent by SMS")
+    return text
+
+
+@renderer("user.updated")
+def _user_updated(ev: Ev, n: Names) -> str:
+    parts = []
+    for field in ev.get("changed") or []:
+        if field == "roles":
+            parts.append(_("roles: %(roles)s", roles=_roles(ev.get("roles"))))
+        elif field == "district":
+            parts.append(_("district: %(district)s", district=n.district(ev.get("district_id")))
+                         if ev.get("district_id") else _("no district"))
+        elif field == "phone":
+            parts.append(_("mobile number changed"))
+        elif field == "language":
+            parts.append(_("language: %(language)s", language=n.language_name(ev.get("language"))))
+        elif field == "name":
+            parts.append(_("name changed"))
+    return _("Account of %(name)s changed: %(changes)s", name=n.user(ev.get("user_id")),
+             changes="; ".join(parts) or "–")
+
+
+@renderer("user.reactivated")
+def _user_reactivated(ev: Ev, n: Names) -> str:
+    return _("Account of %(name)s reactivated", name=n.user(ev.get("user_id")))
+
+
+@renderer("user.password_reset")
+def _password_reset(ev: Ev, n: Names) -> str:
+    return _("Password of %(name)s reset: a one-time link to choose a new one was made",
+             name=n.user(ev.get("user_id")))
+
+
+@renderer("user.password_changed")
+def _password_changed(ev: Ev, n: Names) -> str:
+    return _("%(name)s changed their password", name=n.user(ev.get("user_id")))
+
+
+@renderer("user.password_set")
+def _password_set(ev: Ev, n: Names) -> str:
+    if ev.get("via") == "invite":
+        return _("%(name)s chose a password from the invitation link", name=n.user(ev.get("user_id")))
+    return _("%(name)s chose a new password from a one-time link", name=n.user(ev.get("user_id")))
+
+
+@renderer("user.sessions_ended")
+def _sessions_ended(ev: Ev, n: Names) -> str:
+    return _("Every session of %(name)s ended (%(reason)s)", name=n.user(ev.get("user_id")),
+             reason=label("session_end_reason", ev.get("reason") or "sign_out_everywhere"))
+
+
+@renderer("user.login_unlocked")
+def _login_unlocked(ev: Ev, n: Names) -> str:
+    if ev.get("address_cleared"):
+        return _("Login delays after wrong passwords cleared for %(name)s and for one network address",
+                 name=n.user(ev.get("user_id")))
+    return _("Login delays after wrong passwords cleared for %(name)s", name=n.user(ev.get("user_id")))
+
+
+@renderer("user.calendar_feed_created")
+def _calendar_feed_created(ev: Ev, n: Names) -> str:
+    return _("%(name)s made a new calendar address for their on-call shifts", name=n.user(ev.get("user_id")))
+
+
+@renderer("user.calendar_feed_revoked")
+def _calendar_feed_revoked(ev: Ev, n: Names) -> str:
+    return _("%(name)s stopped their calendar address; the old one no longer works",
+             name=n.user(ev.get("user_id")))
+
+
+@renderer("token.revoked")
+def _token_revoked(ev: Ev, n: Names) -> str:
+    return _("An API token of %(name)s revoked", name=n.user(ev.get("user_id")))
+
+
+@renderer("team.members_changed")
+def _team_members(ev: Ev, n: Names) -> str:
+    team = n.team(ev.get("team_id"))
+    after = ev.get("after") or []
+    if not after:
+        return _("Team %(team)s now has no members", team=team)
+    return _("Members of team %(team)s, in alert order: %(names)s", team=team, names=n.users(after))
+
+
+@renderer("oncall.rota_saved")
+def _rota_saved(ev: Ev, n: Names) -> str:
+    shifts = [s for s in ev.get("shifts") or [] if isinstance(s, (list, tuple)) and len(s) == 3]
+    text = _("On-call rota of team %(team)s saved: %(shifts)s in a %(days)s-day cycle from %(date)s",
+             team=n.team(ev.get("team_id")),
+             shifts=ngettext("%(num)s shift", "%(num)s shifts", len(shifts)),
+             days=ev.get("cycle_days") or "–", date=day(ev.get("starts_on")))
+    people = n.users(s[2] for s in shifts)
+    if people:
+        text += " (" + people + ")"
+    return text
+
+
+@renderer("oncall.override_added")
+def _override_added(ev: Ev, n: Names) -> str:
+    return _("%(name)s on call for team %(team)s from %(start)s to %(end)s (%(reason)s)",
+             name=n.user(ev.get("user_id")), team=n.team(ev.get("team_id")), start=when(ev.get("starts_at")),
+             end=when(ev.get("ends_at")), reason=label("override_reason", ev.get("reason")).lower())
+
+
+@renderer("oncall.override_removed")
+def _override_removed(ev: Ev, n: Names) -> str:
+    return _("Change of on-call for team %(team)s (%(name)s) removed", team=n.team(ev.get("team_id")),
+             name=n.user(ev.get("user_id")))
+
+
+@renderer("organisation.applied")
+def _organisation_applied(ev: Ev, n: Names) -> str:
+    return _("Organisation file for %(city)s applied: %(changes)s", city=ev.get("city") or "–",
+             changes=ngettext("%(num)s change", "%(num)s changes", int(ev.get("changes") or 0)))
+
+
+@renderer("dispatch.coordinator_alerted")
+def _coordinator_alerted(ev: Ev, n: Names) -> str:
+    reason = str(ev.get("reason") or "")
+    why = label("escalation_reason", reason.removeprefix("on_call_"))
+    who = n.users(ev.get("alerted")) or _("no coordinator found")
+    if reason.startswith("on_call_"):
+        return _("Alert (%(purpose)s): %(name)s, on call, cannot be reached (%(reason)s); coordinator told at "
+                 "once: %(who)s", purpose=_purpose(ev, n), name=n.user(ev.get("unreachable_user_id")),
+                 reason=why, who=who)
+    return _("Alert (%(purpose)s) to %(target)s cannot be delivered (%(reason)s); coordinator told at once: "
+             "%(who)s", purpose=_purpose(ev, n), target=_target(ev, n), reason=why, who=who)
+
+
+@renderer("dispatch.access_withdrawn")
+def _access_withdrawn(ev: Ev, n: Names) -> str:
+    return _("%(name)s took the alert; access to the incident withdrawn for the others alerted: %(names)s",
+             name=n.user(ev.get("acknowledged_by")), names=n.users(ev.get("user_ids")) or "–")
+
+
+@renderer("relative.export_requested")
+def _export_requested(ev: Ev, n: Names) -> str:
+    return _("Register extract for %(label)s requested; a second person must approve it",
+             label=n.relative(ev.get("relative_id")))
+
+
+@renderer("relative.export_approved")
+def _export_approved(ev: Ev, n: Names) -> str:
+    return _("Register extract for %(label)s approved by a second person", label=n.relative(ev.get("relative_id")))
+
+
+@renderer("incident.withdrawn")
+def _incident_withdrawn(ev: Ev, n: Names) -> str:
+    cancelled = ev.get("cancelled") if isinstance(ev.get("cancelled"), dict) else {}
+    words = {"tasks": lambda k: ngettext("%(num)s task", "%(num)s tasks", k),
+             "follow_ups": lambda k: ngettext("%(num)s follow-up", "%(num)s follow-ups", k),
+             "dispatches": lambda k: ngettext("%(num)s alert", "%(num)s alerts", k)}
+    counts = [say(int(cancelled.get(key) or 0)) for key, say in words.items() if int(cancelled.get(key) or 0)]
+    return _("Activation %(ref)s withdrawn (“%(reason)s”); cancelled: %(counts)s",
+             ref=ev.get("reference") or "", reason=ev.get("reason") or "–",
+             counts=", ".join(counts) or _("nothing was open"))
+
+
+@renderer("task.reassigned")
+def _task_reassigned(ev: Ev, n: Names) -> str:
+    owner = ev.get("owner_user_id") if isinstance(ev.get("owner_user_id"), dict) else {}
+    text = _("Task “%(title)s” given to %(name)s, who took the alert", title=_task(ev, n),
+             name=n.user(owner.get("after")))
+    if owner.get("before"):
+        text += " " + _("(before: %(name)s)", name=n.user(owner.get("before")))
+    return text

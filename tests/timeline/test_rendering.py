@@ -139,6 +139,40 @@ def samples(w: World) -> dict[str, dict]:
         "user.morning_summary_sent": {"user_id": w.coordinator.id, "date": "2026-12-01", "count_open": 3,
                                       "count_overdue": 1, "count_followups": 2, "message_id": 1},
         "retention.swept": {"incidents_anonymised": 1, "contact_details_removed": 2, "counts": {}},
+        # issue 12: staff administration, tokens, organisation, on-call
+        "user.invited": {"user_id": w.worker.id, "roles": ["coordinator", "outreach"],
+                         "district_id": w.incident.district_id, "sent_by_sms": True},
+        "user.updated": {"user_id": w.worker.id, "changed": ["roles", "district", "phone", "language", "name"],
+                         "roles": ["outreach"], "district_id": w.incident.district_id, "language": "en"},
+        "user.reactivated": {"user_id": w.worker.id},
+        "user.password_reset": {"user_id": w.worker.id},
+        "user.password_changed": {"user_id": w.worker.id},
+        "user.password_set": {"user_id": w.worker.id, "via": "invite"},
+        "user.sessions_ended": {"user_id": w.worker.id, "reason": "password_reset"},
+        "user.login_unlocked": {"user_id": w.worker.id, "address_cleared": True},
+        "user.calendar_feed_created": {"user_id": w.worker.id},
+        "user.calendar_feed_revoked": {"user_id": w.worker.id},
+        "token.revoked": {"token_id": 3, "user_id": w.worker.id},
+        "team.members_changed": {"team_id": w.team.id, "before": [w.coordinator.id], "after": [w.worker.id]},
+        "oncall.rota_saved": {"team_id": w.team.id, "starts_on": "2026-12-07", "cycle_days": 7,
+                              "shifts": [[0, 720, w.worker.id], [720, 10080, w.coordinator.id]]},
+        "oncall.override_added": {"team_id": w.team.id, "override_id": 1, "user_id": w.worker.id,
+                                  "reason": "sick_leave", "starts_at": due, "ends_at": "2026-12-03T09:30:00+00:00"},
+        "oncall.override_removed": {"team_id": w.team.id, "override_id": 1, "user_id": w.worker.id},
+        "organisation.applied": {"city": "Stockholm", "file": "stockholm.yaml", "changes": 3},
+        "dispatch.coordinator_alerted": {**dispatch, "alerted": [w.coordinator.id], "message_ids": [2], "no_sms": {},
+                                         "reason": "on_call_opted_out", "unreachable_user_id": w.worker.id},
+        # issue 14: access withdrawn after acknowledgement, two-person export
+        "dispatch.access_withdrawn": {"dispatch_id": 1, "acknowledged_by": w.worker.id,
+                                      "user_ids": [w.coordinator.id]},
+        "relative.export_requested": {"relative_id": w.relative.id, "request_id": 1},
+        "relative.export_approved": {"relative_id": w.relative.id, "request_id": 1},
+        # issue 18: withdrawal, the visit follows the acknowledger
+        "incident.withdrawn": {"reference": w.incident.reference, "reason": "Aktiverad av misstag",
+                               "cancelled": {"tasks": 4, "follow_ups": 1, "dispatches": 0}},
+        "task.reassigned": {"task_id": w.task.id, "step_id": "x", "dispatch_id": 1,
+                            "owner_user_id": {"before": w.coordinator.id, "after": w.worker.id},
+                            "reason": "dispatch_acknowledged"},
     }
 
 
@@ -228,3 +262,21 @@ def test_a_renderer_that_meets_odd_data_falls_back(app, session):
     with app.app_context():
         text = render(ev, "sv", session)
     readable(text)
+
+
+def test_new_staff_dispatch_and_withdrawal_events_name_people_and_reasons(app, session, world):
+    data = samples(world)
+    unreachable = {**data["dispatch.escalated"], "reason": "opted_out", "user_id": world.worker.id,
+                   "team_id": None}
+    with app.app_context():
+        text = render(Ev("dispatch.escalated", "dispatch", unreachable), "sv", session)
+        assert world.worker.name in text and world.coordinator.name in text and "har avböjt sms" in text
+        text = render(Ev("dispatch.coordinator_alerted", "dispatch", data["dispatch.coordinator_alerted"]), "sv",
+                      session)
+        assert world.worker.name in text and "jour" in text and "har avböjt sms" in text
+        text = render(Ev("task.reassigned", "task", data["task.reassigned"]), "sv", session)
+        assert world.task.title_in("sv") in text and world.worker.name in text
+        text = render(Ev("incident.withdrawn", "incident", data["incident.withdrawn"]), "sv", session)
+        assert "4 uppgifter, 1 uppföljning" in text and "larm" not in text and "Aktiverad av misstag" in text
+        text = render(Ev("oncall.override_added", "staff", data["oncall.override_added"]), "sv", session)
+        assert "2 dec. 2026 10:30" in text and "sjukdom" in text
