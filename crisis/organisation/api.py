@@ -10,12 +10,15 @@ from crisis.auth.permissions import roles_required
 from crisis.core.api import ApiError, api
 from crisis.core.db import db, utcnow
 from crisis.core.openapi import document, problem_responses
+from crisis.core.paging import paging_parameters
 from crisis.incidents.serializers import read_query
 from crisis.organisation.models import District, Team
-from crisis.staff.api import ID_MAX, PAGE_PARAMETERS, page
+from crisis.staff.api import ID_MAX, PAGE_PARAMETERS, page, read_page
 
 READERS = (Role.COORDINATOR, Role.ADMIN, Role.MANAGER)
 MAX_DAYS = 31
+ON_CALL_MAX = 500  # stretches of on-call in one answer; 31 days of hourly shifts fit
+ON_CALL_PAGING = paging_parameters(default=ON_CALL_MAX, maximum=ON_CALL_MAX)
 
 
 def district_json(d: District) -> dict:
@@ -44,14 +47,14 @@ def _paged_rows(model, args, extra=None):
 @api.get("/districts")
 @roles_required(*READERS)
 def api_list_districts():
-    args = read_query(PAGE_PARAMETERS)
+    args = read_page(PAGE_PARAMETERS)
     return page(_paged_rows(District, args), args["limit"], district_json)
 
 
 @api.get("/teams")
 @roles_required(*READERS)
 def api_list_teams():
-    args = read_query([{"name": "district_id", "in": "query",
+    args = read_page([{"name": "district_id", "in": "query",
                         "schema": {"type": "integer", "minimum": 1, "maximum": ID_MAX}}, *PAGE_PARAMETERS])
     extra = Team.district_id == args["district_id"] if "district_id" in args else None
     return page(_paged_rows(Team, args, extra), args["limit"], team_json)
@@ -66,12 +69,16 @@ def api_team_on_call(team_id: int):
     if team is None or (not current_user.has_role(*READERS)
                         and not any(m.user_id == current_user.id for m in team.members)):
         raise ApiError(404, "Not Found", f"No team with id {team_id}.")
+    from crisis.core.paging import page_from_request, page_of_list
+
     args = read_query([{"name": "days", "in": "query",
-                        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_DAYS, "default": 14}}])
+                        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_DAYS, "default": 14}},
+                       *ON_CALL_PAGING])
     segments = on_call_schedule(db.session, team, utcnow(), args["days"])
-    return {"team_id": team.id, "items": [
+    chunk, next_cursor = page_of_list(segments, page_from_request(default=ON_CALL_MAX, maximum=ON_CALL_MAX))
+    return {"team_id": team.id, "next_cursor": next_cursor, "items": [
         {"user_id": s.user.id if s.user else None, "starts_at": s.starts_at.isoformat(),
-         "ends_at": s.ends_at.isoformat(), "source": s.source} for s in segments]}
+         "ends_at": s.ends_at.isoformat(), "source": s.source} for s in chunk]}
 
 
 def _json(schema):
@@ -81,7 +88,8 @@ def _json(schema):
 def _paged(ref):
     return {"type": "object", "required": ["items", "has_more", "next_after"], "properties": {
         "items": {"type": "array", "items": {"$ref": f"#/components/schemas/{ref}"}},
-        "has_more": {"type": "boolean"}, "next_after": {"type": ["integer", "null"]}}}
+        "has_more": {"type": "boolean"}, "next_after": {"type": ["integer", "null"]},
+        "next_cursor": {"type": ["string", "null"]}}}
 
 
 document(
@@ -104,10 +112,11 @@ document(
             "parameters": [{"name": "team_id", "in": "path", "required": True,
                             "schema": {"type": "integer", "minimum": 1, "maximum": ID_MAX}},
                            {"name": "days", "in": "query",
-                            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_DAYS, "default": 14}}],
+                            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_DAYS, "default": 14}},
+                           *ON_CALL_PAGING],
             "responses": {"200": {"description": "Stretches of on-call", "content": _json({
                 "type": "object", "required": ["team_id", "items"], "properties": {
-                    "team_id": {"type": "integer"},
+                    "team_id": {"type": "integer"}, "next_cursor": {"type": ["string", "null"]},
                     "items": {"type": "array", "items": {"type": "object", "properties": {
                         "user_id": {"type": ["integer", "null"]}, "starts_at": {"type": "string"},
                         "ends_at": {"type": "string"}, "source": {"enum": ["rota", "override", "none"]}}}}}})},

@@ -23,13 +23,34 @@ PAGE_PARAMETERS = [
      "schema": {"type": "integer", "minimum": 0, "maximum": ID_MAX}},
     {"name": "limit", "in": "query", "description": f"Rows per page, at most {MAX_PAGE}.",
      "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 50}},
+    {"name": "cursor", "in": "query", "description": "The next_cursor of the previous page; leave out for the first.",
+     "schema": {"type": "string", "maxLength": 200}},
 ]
 
 
+def read_page(parameters: list[dict]) -> dict:
+    """The query, with a `cursor` (crisis.core.paging) read back into `after`."""
+    from crisis.core.paging import decode_cursor
+
+    args = read_query(parameters)
+    cursor = args.pop("cursor", None)
+    if cursor:
+        after = decode_cursor(cursor).get("after")
+        if not isinstance(after, int) or isinstance(after, bool) or not 0 <= after <= ID_MAX:
+            raise unprocessable([("cursor", "cursor is not one this API gave out: pass back the next_cursor "
+                                            "of the previous page unchanged.")])
+        args["after"] = after
+    return args
+
+
 def page(rows: list, limit: int, as_json) -> dict:
+    from crisis.core.paging import encode_cursor
+
     more = len(rows) > limit
     rows = rows[:limit]
-    return {"items": [as_json(r) for r in rows], "has_more": more, "next_after": rows[-1].id if rows else None}
+    last = rows[-1].id if rows else None
+    return {"items": [as_json(r) for r in rows], "has_more": more, "next_after": last,
+            "next_cursor": encode_cursor({"after": last}) if more else None}
 
 
 def staff_json(user: User) -> dict:
@@ -68,7 +89,7 @@ def _apply(change):
 @api.get("/staff")
 @roles_required(Role.ADMIN)
 def api_list_staff():
-    args = read_query([{"name": "q", "in": "query", "schema": {"type": "string", "maxLength": 100}},
+    args = read_page([{"name": "q", "in": "query", "schema": {"type": "string", "maxLength": 100}},
                        *PAGE_PARAMETERS])
     rows = services.search_staff(db.session, args.get("q"), after=args.get("after"), limit=args["limit"] + 1)
     return page(rows, args["limit"], staff_json)
@@ -163,7 +184,7 @@ def api_set_team_members(team_id: int):
 @login_required
 def api_list_tokens():
     """My tokens; an admin sees everyone's (or one user's with user_id)."""
-    args = read_query([{"name": "user_id", "in": "query", "schema": {"type": "integer", "minimum": 1,
+    args = read_page([{"name": "user_id", "in": "query", "schema": {"type": "integer", "minimum": 1,
                                                                      "maximum": ID_MAX}}, *PAGE_PARAMETERS])
     query = select(ApiToken).where(ApiToken.revoked_at.is_(None))
     if not current_user.has_role(Role.ADMIN):
@@ -203,7 +224,8 @@ def _json(schema):
 def _paged(ref):
     return {"type": "object", "required": ["items", "has_more", "next_after"], "properties": {
         "items": {"type": "array", "items": {"$ref": f"#/components/schemas/{ref}"}},
-        "has_more": {"type": "boolean"}, "next_after": {"type": ["integer", "null"]}}}
+        "has_more": {"type": "boolean"}, "next_after": {"type": ["integer", "null"]},
+        "next_cursor": {"type": ["string", "null"]}}}
 
 
 _STAFF = {"$ref": "#/components/schemas/Staff"}

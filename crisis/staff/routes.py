@@ -268,6 +268,13 @@ def change_password():
 
 def _keep_this_session(user: User) -> None:
     from crisis.auth.guards import AUTH_AT, SECOND_FACTOR, SEEN_AT
+    from crisis.auth.sessions import SESSION_KEY, find_record
+
+    # This browser's server-side record moves to the new generation; every other one stays ended.
+    record = find_record(db.session, session.get(SESSION_KEY))
+    if record is not None and record.user_id == user.id:
+        record.generation = user.session_generation
+        db.session.commit()
 
     kept = {k: session.get(k) for k in (AUTH_AT, SEEN_AT, SECOND_FACTOR)}
     login_user(user)

@@ -70,9 +70,13 @@ def world(staff, activate, session):
     from crisis.incidents import services
 
     incident = activate()
+    from crisis.organisation.models import Team
+
     relative = services.add_relative(session, incident, actor=staff["coordinator"], relation="parent")
+    team = Team(name="Paging team", district_id=incident.district_id)
+    session.add(team)
     session.commit()
-    return {"incident_id": incident.id, "relative_id": relative.id}
+    return {"incident_id": incident.id, "relative_id": relative.id, "team_id": team.id}
 
 
 @pytest.mark.parametrize("path", [p for p, _ in LISTS if p not in NOT_LISTS])
