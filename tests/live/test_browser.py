@@ -10,7 +10,7 @@ from crisis.auth.services import set_availability
 from crisis.core.db import utcnow
 from crisis.live.sockets import disconnect_user
 from crisis.timeline.services import record_event
-from tests.browser.conftest import log_in, screenshot  # noqa: F401  (fixtures)
+from tests.browser.conftest import chromium, log_in, screenshot  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.browser
 TIMEOUT_MS = 15_000
