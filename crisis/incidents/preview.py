@@ -24,7 +24,9 @@ class ActivationPreview:
     tasks: list[PlannedTask]
     undated: int  # tasks whose deadline waits for a fact (death date, funeral...)
     team: Team | None
-    members: list[User] = field(default_factory=list)  # in on-call (escalation) order
+    members: list[User] = field(default_factory=list)  # in alert order: the person on call first
+    on_call: User | None = None  # who is on call now (crisis.oncall), reachable or not
+    on_call_problem: str | None = None  # why the person on call cannot be alerted (opted_out, off_duty…)
 
 
 def preview_activation(session: Session, *, playbook: Playbook, district: District, type: str, outcome: str,
@@ -39,6 +41,13 @@ def preview_activation(session: Session, *, playbook: Playbook, district: Distri
     planned = plan(playbook, facts).tasks
     tasks = sorted(planned, key=lambda t: (t.due_at is None, t.due_at or now, t.key))
     team = sig_team(session, district)
-    members = [m.user for m in sorted(team.members, key=lambda m: m.position) if m.user.active] if team else []
+    on_call = problem = None
+    members: list[User] = []
+    if team is not None:
+        from crisis.oncall.dispatch_order import alert_order, on_call_problem
+
+        # The order a dispatch of this team would alert in (issue 12): on call, the team's order.
+        members = alert_order(team, now)
+        on_call, problem = on_call_problem(session, team, now)
     return ActivationPreview(tasks=tasks, undated=sum(t.due_at is None for t in tasks), team=team,
-                             members=members)
+                             members=members, on_call=on_call, on_call_problem=problem)

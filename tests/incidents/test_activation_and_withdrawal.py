@@ -54,6 +54,26 @@ def test_the_confirmation_step_shows_tasks_deadlines_and_team_and_creates_nothin
     assert session.scalar(select(Incident)) is None
 
 
+def test_the_confirmation_step_names_who_is_on_call_first(client, session, response_setup):
+    from crisis.oncall.services import save_rotation, simple_rotation
+    from crisis.organisation.models import Team
+
+    first, second = response_setup["workers"][:2]
+    team = session.scalar(select(Team).where(Team.name == "SIG Farsta"))
+    # The second in the team's order is on call all week: the confirmation says so and puts them first.
+    cycle, shifts = simple_rotation([second.id], shift_days=7)
+    save_rotation(session, team, starts_on=(datetime.now(UTC) - timedelta(days=2)).date(), cycle_days=cycle,
+                  shifts=shifts, actor=response_setup["coordinator"])
+    session.commit()
+    login(client, response_setup["coordinator"].email)
+    page = activate_via_form(client, response_setup["district"], confirmed="").get_data(as_text=True)
+    team_html = page[page.index('class="confirm-team"'):]
+    team_html = team_html[:team_html.index("</section>")]
+    assert "Har jour nu:" in team_html and second.name in team_html
+    members = team_html[team_html.index("confirm-members"):]
+    assert members.index(second.name) < members.index(first.name)
+
+
 def test_deceased_needs_the_date_of_death_or_not_yet_known(client, session, response_setup):
     login(client, response_setup["coordinator"].email)
     response = activate_via_form(client, response_setup["district"], death_unknown="")
