@@ -7,7 +7,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
 from crisis.auth.models import Role
@@ -27,22 +27,32 @@ bp = Blueprint("tasks", __name__, template_folder="templates")
 add_nav_item("tasks.my_tasks", _l("My tasks"), [Role.OUTREACH, Role.COORDINATOR], 1)
 
 OPEN = (TaskStatus.OPEN, TaskStatus.IN_PROGRESS, TaskStatus.BLOCKED)
+# Tasks on one page of "My tasks"; more are on the next pages, and the page says so.
+MY_TASKS_PAGE_SIZE = 300
 
 
-def my_open_tasks(user) -> list[Task]:
-    """Tasks I own, or my teams own, on incidents I may see; soonest deadline first."""
+def _my_open_filter(user):
     teams = access.team_ids_of(db.session, user)
     visible = access.visible_incidents(user).with_only_columns(access.Incident.id)
+    return (Task.status.in_(OPEN), Task.incident_id.in_(visible),
+            or_(Task.owner_user_id == user.id,
+                (Task.owner_user_id.is_(None) & Task.owner_team_id.in_(teams)) if teams else False))
+
+
+def my_open_tasks(user, *, offset: int = 0, limit: int = MY_TASKS_PAGE_SIZE) -> list[Task]:
+    """Tasks I own, or my teams own, on incidents I may see; soonest deadline first."""
     query = (
         select(Task)
-        .where(Task.status.in_(OPEN), Task.incident_id.in_(visible),
-               or_(Task.owner_user_id == user.id,
-                   (Task.owner_user_id.is_(None) & Task.owner_team_id.in_(teams)) if teams else False))
+        .where(*_my_open_filter(user))
         .options(selectinload(Task.incident), selectinload(Task.relative))
         .order_by(Task.due_at.is_(None), Task.due_at, Task.id)
-        .limit(300)
+        .offset(offset).limit(limit)
     )
     return db.session.scalars(query).all()
+
+
+def count_my_open_tasks(user) -> int:
+    return db.session.scalar(select(func.count()).select_from(Task).where(*_my_open_filter(user))) or 0
 
 
 @bp.get("/me/tasks")
@@ -52,9 +62,20 @@ def my_tasks():
     from crisis.tasks.mine import group_tasks, pending_alerts
 
     now = utcnow()
-    tasks = my_open_tasks(current_user)
+    try:
+        page = max(1, int(request.args.get("page", "1")))
+    except ValueError:
+        page = 1
+    total = count_my_open_tasks(current_user)
+    pages = max(1, -(-total // MY_TASKS_PAGE_SIZE))
+    page = min(page, pages)
+    offset = (page - 1) * MY_TASKS_PAGE_SIZE
+    tasks = my_open_tasks(current_user, offset=offset, limit=MY_TASKS_PAGE_SIZE)
+    # Alerts waiting for an answer always come first, on the first page.
+    alerts = pending_alerts(db.session, current_user) if page == 1 else []
     return render_template("tasks/mine.html", tasks=tasks, groups=group_tasks(tasks, now), now=now,
-                           alerts=pending_alerts(db.session, current_user), ack_form=ConfirmForm())
+                           alerts=alerts, ack_form=ConfirmForm(), page=page, pages=pages, total=total,
+                           first=offset + 1, last=offset + len(tasks))
 
 
 @bp.app_template_global()

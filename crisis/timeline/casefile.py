@@ -106,6 +106,36 @@ def timeline_entries(session: Session, incident: Incident, *, kinds: set[str] | 
     return entries
 
 
+def timeline_page(session: Session, incident: Incident, *, kinds: set[str] | None = None,
+                  include_access: bool = False, language: str = "sv", offset: int = 0,
+                  limit: int = 100) -> tuple[list[Entry], int, int]:
+    """One page of `timeline_entries` (same order), the number of entries in all, and how many
+    of all are flagged record openings. Only the page's events are loaded and rendered: the
+    order is worked out from (time, id) keys alone, so a page costs the same whatever its length."""
+    wanted_events = None if kinds is None else kinds - {ACCESS}
+    keys: list[tuple] = []
+    if wanted_events is None or wanted_events:
+        query = select(TimelineEvent.occurred_at, TimelineEvent.id).where(TimelineEvent.incident_id == incident.id)
+        if wanted_events is not None:
+            query = query.where(TimelineEvent.kind.in_(sorted(wanted_events)))
+        keys.extend((at, False, event_id, True) for at, event_id in session.execute(query).all())
+    if include_access and (kinds is None or ACCESS in kinds):
+        keys.extend((at, True, access_id, assigned) for at, access_id, assigned in session.execute(
+            select(AccessLog.at, AccessLog.id, AccessLog.assigned).where(AccessLog.incident_id == incident.id)).all())
+    keys.sort(key=lambda k: (k[0], k[1], k[2]))
+    flagged = sum(1 for k in keys if k[1] and not k[3])
+    chosen = keys[offset:offset + limit]
+    event_ids = [k[2] for k in chosen if not k[1]]
+    access_ids = [k[2] for k in chosen if k[1]]
+    entries: list[Entry] = []
+    if event_ids:
+        entries.extend(_event_entries(session, incident, None, language, ids=event_ids))
+    if access_ids:
+        entries.extend(_access_entries(session, incident, ids=access_ids))
+    entries.sort(key=lambda e: (e.at, e.kind == ACCESS, e.event_id or 0))
+    return entries, len(keys), flagged
+
+
 def kind_counts(session: Session, incident: Incident, *, include_access: bool) -> dict[str, int]:
     counts = dict(session.execute(
         select(TimelineEvent.kind, func.count()).where(TimelineEvent.incident_id == incident.id)
@@ -117,13 +147,16 @@ def kind_counts(session: Session, incident: Incident, *, include_access: bool) -
     return counts
 
 
-def _event_entries(session: Session, incident: Incident, kinds: set[str] | None, language: str) -> list[Entry]:
+def _event_entries(session: Session, incident: Incident, kinds: set[str] | None, language: str,
+                   ids: list[int] | None = None) -> list[Entry]:
     from crisis.timeline.render import Names, render_events
 
     query = (select(TimelineEvent, User.name).outerjoin(User, TimelineEvent.actor_id == User.id)
              .where(TimelineEvent.incident_id == incident.id))
     if kinds is not None:
         query = query.where(TimelineEvent.kind.in_(sorted(kinds)))
+    if ids is not None:
+        query = query.where(TimelineEvent.id.in_(ids))
     rows = session.execute(query.order_by(TimelineEvent.occurred_at, TimelineEvent.id)).all()
     # The sentence of each event, rendered now in the reader's language (crisis.timeline.render).
     summaries = render_events([event for event, _name in rows], language, session)
@@ -151,14 +184,16 @@ def _concerns(event: TimelineEvent, incident: Incident, names, summary: str = ""
     return " · ".join(part for part in parts if part not in summary)
 
 
-def _access_entries(session: Session, incident: Incident) -> list[Entry]:
-    rows = session.execute(
+def _access_entries(session: Session, incident: Incident, ids: list[int] | None = None) -> list[Entry]:
+    query = (
         select(AccessLog, User.name, Relative.label)
         .outerjoin(User, AccessLog.user_id == User.id)
         .outerjoin(Relative, AccessLog.relative_id == Relative.id)
         .where(AccessLog.incident_id == incident.id)
-        .order_by(AccessLog.at, AccessLog.id)
-    ).all()
+    )
+    if ids is not None:
+        query = query.where(AccessLog.id.in_(ids))
+    rows = session.execute(query.order_by(AccessLog.at, AccessLog.id)).all()
     return [
         Entry(at=entry.at, kind=ACCESS, type=f"access.{entry.action}",
               actor=name or _("removed account"),

@@ -32,6 +32,8 @@ LOG_REVIEWERS = (Role.MANAGER, Role.ADMIN)
 # A case file leaves the system with an export: those who run or review responses, not field staff.
 EXPORTERS = (Role.COORDINATOR, Role.MANAGER, Role.ADMIN)
 PAGE_SIZE = 100
+# The incident timeline page, oldest first; the CSV and PDF exports stay whole (they are the case file).
+TIMELINE_PAGE_SIZE = 100
 
 add_nav_item("timeline.access_log", _l("Access log"), LOG_REVIEWERS, 65)
 
@@ -141,7 +143,19 @@ def incident_facts(incident: Incident) -> list[tuple[str, str]]:
 def incident_timeline(incident_id: int):
     incident = visible_incident_or_404(incident_id)
     kinds = selected_kinds()
-    entries = load_entries(incident, kinds)
+    page = _page()
+    offset = (page - 1) * TIMELINE_PAGE_SIZE
+    entries, total, flagged = casefile.timeline_page(
+        db.session, incident, kinds=kinds, include_access=may_review_access(), language=language(),
+        offset=offset, limit=TIMELINE_PAGE_SIZE)
+    pages = max(1, -(-total // TIMELINE_PAGE_SIZE))
+    if page > pages:
+        # Past the end (the filter narrowed the list): the last page instead of an empty one.
+        page = pages
+        offset = (page - 1) * TIMELINE_PAGE_SIZE
+        entries, total, flagged = casefile.timeline_page(
+            db.session, incident, kinds=kinds, include_access=may_review_access(), language=language(),
+            offset=offset, limit=TIMELINE_PAGE_SIZE)
     counts = casefile.kind_counts(db.session, incident, include_access=may_review_access())
     # Only the kinds this response has (and any ticked), so the filter stays short on a phone.
     offered = [k for k in casefile.KINDS if (k != casefile.ACCESS or may_review_access())
@@ -152,8 +166,8 @@ def incident_timeline(incident_id: int):
     return render_template(
         "timeline/incident.html", incident=incident, days=days, entries=entries, kinds=kinds,
         offered=offered, counts=counts, kind_label=casefile.kind_label, query=query,
-        may_export=may_export(), may_review_access=may_review_access(),
-        flagged=sum(e.flagged for e in entries),
+        may_export=may_export(), may_review_access=may_review_access(), flagged=flagged,
+        page=page, pages=pages, total=total, first=offset + 1, last=offset + len(entries),
     )
 
 

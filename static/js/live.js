@@ -191,8 +191,16 @@
         tag.textContent = card.dataset.reference;
       });
     }
+    // The dashboard is paged (50 cards a page): the tag says how many are shown of how many in all,
+    // never the cards on this page as if they were all.
+    var total = Number(incidentCount.dataset.total || 0);
+    if (current && !active) total = Math.max(0, total - 1);
+    else if (!current && active) total += 1;
+    incidentCount.dataset.total = String(total);
     var count = cardsBox.querySelectorAll("[data-incident-id]").length;
-    incidentCount.textContent = String(count);
+    incidentCount.textContent = total > count
+      ? (incidentCount.dataset.textPaged || "{shown} / {total}").replace("{shown}", String(count)).replace("{total}", String(total))
+      : String(count);
     noIncidents.hidden = count > 0;
   }
 
