@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import insert
@@ -71,3 +72,23 @@ def test_the_dashboard_finds_an_incident_by_its_reference(
     assert wanted.id in _card_ids(html)
     api = client.get(f"/api/v1/dashboard?q={wanted.reference}").json
     assert [c["id"] for c in api["incidents"]] == [wanted.id]
+
+
+def test_the_count_says_how_many_cards_are_shown_of_how_many_in_all(
+        session, client, logged_in, create_incident, create_district):
+    logged_in("coordinator")
+    _many_incidents(session, create_incident, create_district, PAGE_SIZE + 10)
+    html = client.get("/dashboard").get_data(as_text=True)
+    tag = re.search(r'<span class="tag" id="live-incident-count"([^>]*)>(.*?)</span>', html, flags=re.S)
+    assert tag.group(2).strip() == f"{PAGE_SIZE} av {PAGE_SIZE + 10} visas"  # not the total as if all were here
+    assert f'data-total="{PAGE_SIZE + 10}"' in tag.group(1)
+    assert 'data-text-paged="{shown} av {total} visas"' in tag.group(1)  # live.js keeps the same words
+    second = client.get("/dashboard?page=2").get_data(as_text=True)
+    assert f"10 av {PAGE_SIZE + 10} visas" in second
+
+
+def test_a_dashboard_on_one_page_shows_just_the_number(session, client, logged_in, create_incident, create_district):
+    logged_in("coordinator")
+    _many_incidents(session, create_incident, create_district, 3)
+    html = client.get("/dashboard").get_data(as_text=True)
+    assert re.search(r'id="live-incident-count"[^>]*>3</span>', html)
