@@ -79,3 +79,33 @@ def test_dashboard_updates_live_and_catches_up_after_a_drop(
         assert not errors
     finally:
         context.close()
+
+
+def test_a_paged_dashboard_counts_a_new_incident_in_the_total_not_as_all_there_are(
+        live_server, page_origin_allowed, chromium, create_user, create_district, create_incident,  # noqa: F811
+        session):
+    from crisis.live.dashboard import PAGE_SIZE
+
+    coordinator = create_user("coordinator")
+    district = create_district()
+    for _ in range(PAGE_SIZE + 5):
+        create_incident(district=district, status="active")
+    context = chromium.new_context(locale="sv-SE")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        log_in(page, live_server, coordinator.email)
+        page.goto(f"{live_server}/dashboard")
+        page.wait_for_selector('#live-status[data-state="live"]', timeout=TIMEOUT_MS)
+        expect(page.locator("#live-incident-count")).to_have_text(f"{PAGE_SIZE} av {PAGE_SIZE + 5} visas")
+        newer = create_incident(district=district, status="active")
+        record_event(session, kind="incident", type="incident.activated", incident_id=newer.id,
+                     summary=f"Response {newer.reference} activated")
+        session.commit()
+        page.wait_for_selector(f"#incident-{newer.id}", timeout=TIMEOUT_MS)
+        expect(page.locator("#live-incident-count")).to_have_text(
+            f"{PAGE_SIZE + 1} av {PAGE_SIZE + 6} visas", timeout=TIMEOUT_MS)
+        assert not errors
+    finally:
+        context.close()
