@@ -29,7 +29,7 @@ def _team(team_id: int) -> Team:
 
 def _refused(error: RotaError):
     db.session.rollback()
-    return unprocessable([(None, p) for p in error.problems])
+    return unprocessable([(None, str(p)) for p in error.problems])
 
 
 @api.put("/teams/<int:team_id>/rota")
