@@ -188,3 +188,21 @@ def test_rota_problems_read_in_swedish_in_a_swedish_request(app, session, team_o
             "lucka: ingen har jour från dag 1 10:00 till dag 2 00:00 (cykeln upprepas efter 1 dagar)"
     with app.test_request_context(), force_locale("en"):
         assert str(error.value) == "line 1: 'day 1 25:00' is not a time in the cycle; write e.g. 'day 2 08:00'"
+
+
+def test_api_refusals_follow_accept_language(session, client, team_of_two, create_user):
+    from crisis.auth.services import create_token
+
+    team, a, _b, _c = team_of_two
+    team_id = team.id
+    token = create_token(session, create_user("coordinator")).token
+    session.commit()
+    body = {"user_id": 987654, "starts_at": "2027-01-11T05:00:00+00:00", "ends_at": "2027-01-11T09:00:00+00:00"}
+    swedish = client.post(f"/api/v1/teams/{team_id}/overrides", headers={"Authorization": f"Bearer {token}"},
+                          json=body)
+    assert swedish.status_code == 422 and swedish.json["detail"] == "user_id ska ange en person i personalen."
+    english = client.post(f"/api/v1/teams/{team_id}/overrides", json=body,
+                          headers={"Authorization": f"Bearer {token}", "Accept-Language": "en"})
+    assert english.status_code == 422 and english.json["detail"] == "user_id names a member of staff."
+    missing = client.put("/api/v1/teams/987654/rota", headers={"Authorization": f"Bearer {token}"}, json={})
+    assert missing.status_code == 404 and missing.json["detail"] == "Det finns inget team med id 987654."
