@@ -135,6 +135,18 @@ def test_the_last_admin_cannot_be_deactivated_or_lose_the_role(session, client, 
     assert refused.status_code == 422 and "last active administrator" in refused.json["detail"]
 
 
+def test_an_administrative_refusal_is_said_in_the_readers_language(session, client, create_user):
+    admin = create_user("admin")
+    admin.language = "en"
+    session.commit()
+    assert login(client, admin.email).status_code == 302
+    page = f"/admin/staff/{admin.id}"
+    assert post(client, f"{page}/deactivate", page=page).status_code == 302
+    html = client.get(page).get_data(as_text=True)
+    assert "This is the last active administrator; make someone else administrator first." in html
+    assert "sista aktiva administratören" not in html
+
+
 @pytest.mark.parametrize("path", ["/admin/staff", "/admin/staff/invite", "/admin/staff/1"])
 def test_admin_pages_are_refused_to_coordinators(client, logged_in, path):
     logged_in("coordinator")
