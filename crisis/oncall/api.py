@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from crisis.auth.models import Role, User
@@ -23,13 +24,13 @@ MAX_SHIFTS = 500
 def _team(team_id: int) -> Team:
     team = db.session.get(Team, team_id) if 0 < team_id <= ID_MAX else None
     if team is None:
-        raise ApiError(404, "Not Found", f"No team with id {team_id}.")
+        raise ApiError(404, "Not Found", _("No team with id %(id)s.", id=team_id))
     return team
 
 
 def _refused(error: RotaError):
     db.session.rollback()
-    return unprocessable([(None, p) for p in error.problems])
+    return unprocessable([(None, str(p)) for p in error.problems])
 
 
 @api.put("/teams/<int:team_id>/rota")
@@ -41,20 +42,20 @@ def api_set_rota(team_id: int):
     if set(data) - {"starts_on", "cycle_days", "shifts"} or not isinstance(shifts, list) or not shifts \
             or len(shifts) > MAX_SHIFTS \
             or not isinstance(data.get("cycle_days"), int) or isinstance(data.get("cycle_days"), bool):
-        raise unprocessable([(None, "Send starts_on (a date), cycle_days (1-366) and shifts: "
-                                    "[{start: 'day 1 08:00', end: 'day 2 08:00', user_id}].")])
+        raise unprocessable([(None, _("Send starts_on (a date), cycle_days (1-366) and shifts: "
+                                      "[{start: 'day 1 08:00', end: 'day 2 08:00', user_id}]."))])
     try:
         starts_on = date.fromisoformat(str(data.get("starts_on")))
         if not 2000 <= starts_on.year <= 2100:
             raise ValueError
     except ValueError:
-        raise unprocessable([("starts_on", "starts_on is a date, e.g. 2027-01-04.")]) from None
+        raise unprocessable([("starts_on", _("starts_on is a date, e.g. 2027-01-04."))]) from None
     specs = []
     try:
         for shift in shifts:
             if not isinstance(shift, dict) or not isinstance(shift.get("user_id"), int) \
                     or not isinstance(shift.get("start"), str) or not isinstance(shift.get("end"), str):
-                raise RotaError(["each shift is {start: 'day 1 08:00', end: 'day 2 08:00', user_id}"])
+                raise RotaError([_("each shift is {start: 'day 1 08:00', end: 'day 2 08:00', user_id}")])
             specs.append(services.ShiftSpec(services.parse_minute(shift["start"]), services.parse_minute(shift["end"]),
                                             shift["user_id"]))
         rotation = services.save_rotation(db.session, team, starts_on=starts_on, cycle_days=data["cycle_days"],
@@ -77,19 +78,19 @@ def api_add_override(team_id: int):
     team = _team(team_id)
     data = json_body()
     if set(data) - {"user_id", "starts_at", "ends_at", "reason"}:
-        raise unprocessable([(None, "Send user_id, starts_at, ends_at and reason.")])
+        raise unprocessable([(None, _("Send user_id, starts_at, ends_at and reason."))])
     user_id = data.get("user_id")
     user = db.session.get(User, user_id) if isinstance(user_id, int) and 0 < user_id <= ID_MAX else None
     if user is None:
-        raise unprocessable([("user_id", "user_id names a member of staff.")])
+        raise unprocessable([("user_id", _("user_id names a member of staff."))])
     try:
         starts_at = datetime.fromisoformat(str(data.get("starts_at")))
         ends_at = datetime.fromisoformat(str(data.get("ends_at")))
         if any(t.tzinfo is None or not 2000 <= t.year <= 2100 for t in (starts_at, ends_at)):
             raise ValueError
     except ValueError:
-        raise unprocessable([("starts_at", "starts_at and ends_at are ISO 8601 date-times with offset, "
-                                           "between the years 2000 and 2100.")]) from None
+        raise unprocessable([("starts_at", _("starts_at and ends_at are ISO 8601 date-times with offset, "
+                                             "between the years 2000 and 2100."))]) from None
     try:
         override = services.add_override(db.session, team, user=user, starts_at=starts_at, ends_at=ends_at,
                                           reason=data.get("reason", "swap"), actor=current_user)

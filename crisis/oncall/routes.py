@@ -116,7 +116,7 @@ def save_rota(team_id: int):
                                actor=current_user)
     except RotaError as error:
         db.session.rollback()
-        flash(_("The rota was not saved:") + " " + "; ".join(error.problems), "error")
+        flash(_("The rota was not saved:") + " " + "; ".join(str(p) for p in error.problems), "error")
         return _render_team(team, text), 422
     db.session.commit()
     flash(_("The rota is saved."), "success")
@@ -150,7 +150,7 @@ def add_override(team_id: int):
                               reason=request.form.get("reason", "swap"), actor=current_user)
     except RotaError as error:
         db.session.rollback()
-        flash(_("The change was not saved:") + " " + "; ".join(error.problems), "error")
+        flash(_("The change was not saved:") + " " + "; ".join(str(p) for p in error.problems), "error")
         return redirect(url_for("oncall.team", team_id=team.id)), 303
     db.session.commit()
     flash(_("Saved."), "success")

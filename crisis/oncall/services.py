@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -33,9 +34,12 @@ MAX_SCHEDULE_DAYS = 62
 class RotaError(ValueError):
     """A rota or override that cannot be saved; `problems` name the hours."""
 
-    def __init__(self, problems: list[str]):
-        self.problems = list(problems)
-        super().__init__("; ".join(self.problems))
+    def __init__(self, problems: list):
+        self.problems = list(problems)  # lazy strings: str() gives the reader's language
+        super().__init__(*self.problems)
+
+    def __str__(self) -> str:
+        return "; ".join(str(p) for p in self.problems)
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,12 @@ def minute_label(minute: int) -> str:
     return f"day {day + 1} {rest // 60:02d}:{rest % 60:02d}"
 
 
+def _at(minute: int):
+    """`day 2 08:00` in the reader's language (`dag 2 08:00`), for messages."""
+    day, rest = divmod(minute, DAY)
+    return _l("day %(day)s %(time)s", day=day + 1, time=f"{rest // 60:02d}:{rest % 60:02d}")
+
+
 _SPEC = re.compile(r"^\s*(?:day\s*|dag\s*)?(\d{1,3})\s+(\d{1,2}):(\d{2})\s*$", re.IGNORECASE)
 
 
@@ -69,10 +79,10 @@ def parse_minute(text: str) -> int:
     """`2 08:00` or `day 2 08:00` → minutes from the cycle's first midnight."""
     match = _SPEC.match(text or "")
     if not match:
-        raise RotaError([f"{text!r} is not a time in the cycle; write e.g. 'day 2 08:00'"])
+        raise RotaError([_l("%(text)s is not a time in the cycle; write e.g. 'day 2 08:00'", text=repr(text))])
     day, hour, minute = (int(g) for g in match.groups())
     if day < 1 or hour > 24 or minute > 59 or (hour == 24 and minute):
-        raise RotaError([f"{text!r} is not a time in the cycle; write e.g. 'day 2 08:00'"])
+        raise RotaError([_l("%(text)s is not a time in the cycle; write e.g. 'day 2 08:00'", text=repr(text))])
     return (day - 1) * DAY + hour * 60 + minute
 
 
@@ -99,38 +109,39 @@ def rota_problems(cycle_days: int, shifts: list[ShiftSpec]) -> list[str]:
     """Gaps and overlaps, each with its hours; empty when the shifts tile the cycle."""
     problems = []
     if not 1 <= cycle_days <= 366:
-        return ["the cycle is 1 to 366 days long"]
+        return [_l("the cycle is 1 to 366 days long")]
     if not shifts:
-        return ["a rota needs at least one shift"]
+        return [_l("a rota needs at least one shift")]
     cycle = cycle_days * DAY
     ordered = sorted(shifts, key=lambda s: (s.start_minute, s.end_minute))
     for s in ordered:
         if s.end_minute <= s.start_minute:
-            problems.append(f"the shift {minute_label(s.start_minute)} to {minute_label(s.end_minute)} "
-                            "ends before it starts")
+            problems.append(_l("the shift %(start)s to %(end)s ends before it starts",
+                               start=_at(s.start_minute), end=_at(s.end_minute)))
         if s.start_minute >= cycle:
-            problems.append(f"the shift starting {minute_label(s.start_minute)} starts after the "
-                            f"{cycle_days}-day cycle")
+            problems.append(_l("the shift starting %(start)s starts after the %(days)s-day cycle",
+                               start=_at(s.start_minute), days=cycle_days))
     if problems:
         return problems
     first = ordered[0].start_minute
     if first >= DAY:
-        problems.append(f"the first shift starts {minute_label(first)}; start it on day 1")
+        problems.append(_l("the first shift starts %(start)s; start it on day 1", start=_at(first)))
     reach = first
     for s in ordered:
         if s.start_minute > reach:
-            problems.append(f"gap: nobody is on call from {minute_label(reach)} to {minute_label(s.start_minute)}")
+            problems.append(_l("gap: nobody is on call from %(start)s to %(end)s", start=_at(reach),
+                               end=_at(s.start_minute)))
         elif s.start_minute < reach:
-            problems.append(f"overlap: two people are on call from {minute_label(s.start_minute)} to "
-                            f"{minute_label(min(reach, s.end_minute))}")
+            problems.append(_l("overlap: two people are on call from %(start)s to %(end)s",
+                               start=_at(s.start_minute), end=_at(min(reach, s.end_minute))))
         reach = max(reach, s.end_minute)
     end = first + cycle
     if reach < end:
-        problems.append(f"gap: nobody is on call from {minute_label(reach)} to {minute_label(end)} "
-                        f"(the cycle repeats after {cycle_days} days)")
+        problems.append(_l("gap: nobody is on call from %(start)s to %(end)s (the cycle repeats after %(days)s days)",
+                           start=_at(reach), end=_at(end), days=cycle_days))
     elif reach > end:
-        problems.append(f"overlap: the shifts run to {minute_label(reach)} but the next cycle starts at "
-                        f"{minute_label(end)}")
+        problems.append(_l("overlap: the shifts run to %(end)s but the next cycle starts at %(start)s",
+                           end=_at(reach), start=_at(end)))
     return problems
 
 
@@ -152,16 +163,16 @@ def parse_rota_text(session: Session, text: str) -> list[ShiftSpec]:
             continue
         match = re.match(r"^(.+?)\s*[-–]\s*(.+?)\s+(\S+@\S+)$", line)
         if not match:
-            problems.append(f"line {n}: write 'day 1 08:00 - day 2 08:00 name@example.se'")
+            problems.append(_l("line %(n)s: write 'day 1 08:00 - day 2 08:00 name@example.se'", n=n))
             continue
         try:
             start, end = parse_minute(match.group(1)), parse_minute(match.group(2))
         except RotaError as error:
-            problems.append(f"line {n}: {error.problems[0]}")
+            problems.append(_l("line %(n)s: %(problem)s", n=n, problem=error.problems[0]))
             continue
         user = session.scalar(select(User).where(User.email == match.group(3).lower()))
         if user is None:
-            problems.append(f"line {n}: no staff with e-mail {match.group(3)}")
+            problems.append(_l("line %(n)s: no staff with e-mail %(email)s", n=n, email=match.group(3)))
             continue
         shifts.append(ShiftSpec(start, end, user.id))
     if problems:
@@ -182,14 +193,14 @@ def rota_text(rotation: Rotation | None) -> str:
 def save_rotation(session: Session, team, *, starts_on: date, cycle_days: int, shifts: list[ShiftSpec],
                   actor) -> Rotation:
     """Replace the team's rota; refused (RotaError) with every gap and overlap named."""
-    problems = rota_problems(cycle_days, shifts) if len(shifts) <= 500 else ["a rota has at most 500 shifts"]
+    problems = rota_problems(cycle_days, shifts) if len(shifts) <= 500 else [_l("a rota has at most 500 shifts")]
     users = {u.id: u for u in session.scalars(select(User).where(User.id.in_({s.user_id for s in shifts})))}
     for s in shifts:
         user = users.get(s.user_id)
         if user is None:
-            problems.append(f"no staff with id {s.user_id}")
+            problems.append(_l("no staff with id %(id)s", id=s.user_id))
         elif not user.active:
-            problems.append(f"staff {s.user_id} is deactivated")
+            problems.append(_l("staff %(id)s is deactivated", id=s.user_id))
     if problems:
         raise RotaError(problems)
     rotation = session.scalar(select(Rotation).where(Rotation.team_id == team.id))
@@ -222,18 +233,19 @@ def add_override(session: Session, team, *, user: User, starts_at: datetime, end
                  reason: str = "swap", actor) -> Override:
     problems = []
     if starts_at.tzinfo is None or ends_at.tzinfo is None:
-        raise RotaError(["give times with a time zone"])
+        raise RotaError([_l("give times with a time zone")])
     if ends_at <= starts_at:
-        problems.append(f"the override ends ({_local(ends_at)}) before it starts ({_local(starts_at)})")
+        problems.append(_l("the override ends (%(end)s) before it starts (%(start)s)", end=_local(ends_at),
+                           start=_local(starts_at)))
     if reason not in OVERRIDE_REASONS:
-        problems.append(f"reason is one of: {', '.join(OVERRIDE_REASONS)}")
+        problems.append(_l("reason is one of: %(reasons)s", reasons=", ".join(OVERRIDE_REASONS)))
     if not user.active:
-        problems.append(f"staff {user.id} is deactivated")
+        problems.append(_l("staff %(id)s is deactivated", id=user.id))
     clash = session.scalars(select(Override).where(
         Override.team_id == team.id, Override.starts_at < ends_at, Override.ends_at > starts_at)).all()
     for other in clash:
-        problems.append(f"overlap: another override already covers {_local(max(starts_at, other.starts_at))} "
-                        f"to {_local(min(ends_at, other.ends_at))} (Stockholm time)")
+        problems.append(_l("overlap: another override already covers %(start)s to %(end)s (Stockholm time)",
+                           start=_local(max(starts_at, other.starts_at)), end=_local(min(ends_at, other.ends_at))))
     if problems:
         raise RotaError(problems)
     override = Override(team_id=team.id, user_id=user.id, starts_at=starts_at, ends_at=ends_at, reason=reason,

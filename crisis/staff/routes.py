@@ -26,31 +26,8 @@ ROLE_CHOICES = [r.value for r in Role]
 
 
 def _error(error: Exception) -> str:
-    """A service error in the reader's language (the services speak English)."""
-    return _(str(error)) if str(error) in _KNOWN_ERRORS else str(error)
-
-
-_KNOWN_ERRORS = {
-    "This is the last active administrator; make someone else administrator first.",
-    "The account is already deactivated.",
-    "The account is already active.",
-    "The current password is wrong.",
-    "Choose a new password that differs from the current one.",
-    "This link has already been used.",
-    "This link has expired.",
-    "This link is not valid.",
-    "Reactivate the account before resetting its password.",
-    "The invitation cannot be sent by SMS without a mobile number.",
-    "The password must have at least 10 characters.",
-}
-# Marked for extraction so the Swedish text exists.
-_MARKED = (_l("This is the last active administrator; make someone else administrator first."),
-           _l("The account is already deactivated."), _l("The account is already active."),
-           _l("The current password is wrong."), _l("Choose a new password that differs from the current one."),
-           _l("This link has already been used."), _l("This link has expired."), _l("This link is not valid."),
-           _l("Reactivate the account before resetting its password."),
-           _l("The invitation cannot be sent by SMS without a mobile number."),
-           _l("The password must have at least 10 characters."))
+    """A service error in the reader's language (the services raise lazy strings)."""
+    return str(error)
 
 
 def _staff(user_id: int) -> User:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app, has_app_context
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
@@ -124,15 +125,15 @@ def use_link(session: Session, token: str, password: str, now: datetime | None =
     link = find_link(session, token)
     state = link_state(link, now)
     if state != "valid":
-        raise StaffError({"used": "This link has already been used.",
-                          "expired": "This link has expired.",
-                          "unknown": "This link is not valid."}[state])
+        raise StaffError({"used": _l("This link has already been used."),
+                          "expired": _l("This link has expired."),
+                          "unknown": _l("This link is not valid.")}[state])
     set_password(link.user, password)
     taken = session.execute(
         update(AccountLink).where(AccountLink.id == link.id, AccountLink.used_at.is_(None)).values(used_at=now)
     ).rowcount
     if not taken:
-        raise StaffError("This link has already been used.")
+        raise StaffError(_l("This link has already been used."))
     record_event(session, kind="staff", type="user.password_set", actor=link.user, subject=link.user,
                  summary=f"Staff {link.user.id} set a password from a one-time link",
                  data={"user_id": link.user.id, "via": link.purpose})
@@ -150,7 +151,7 @@ def _active_admin_count(session: Session) -> int:
 
 def _check_not_last_admin(session: Session, user: User) -> None:
     if user.active and user.has_role(Role.ADMIN) and _active_admin_count(session) <= 1:
-        raise StaffError("This is the last active administrator; make someone else administrator first.")
+        raise StaffError(_l("This is the last active administrator; make someone else administrator first."))
 
 
 def _district_id(session: Session, district) -> int | None:
@@ -161,7 +162,7 @@ def _district_id(session: Session, district) -> int | None:
     else:
         found = session.scalar(select(District).where(District.code == district))
     if found is None:
-        raise StaffError(f"No district {district!r}.")
+        raise StaffError(_l("No district %(district)s.", district=repr(district)))
     return found.id
 
 
@@ -170,14 +171,14 @@ def invite_user(session: Session, *, actor, email: str, roles: list[str], name: 
                 send_sms: bool = False) -> tuple[User, IssuedLink]:
     """A new account without a password and a one-time link to choose one (24 h)."""
     if language not in ("sv", "en"):
-        raise StaffError("language must be sv or en.")
+        raise StaffError(_l("language must be sv or en."))
     user = create_user(session, email=email, roles=roles, name=name, phone=phone,
                        district_id=_district_id(session, district), language=language)
     link = issue_link(session, user, "invite", actor)
     sent = False
     if send_sms:
         if not user.phone:
-            raise StaffError("The invitation cannot be sent by SMS without a mobile number.")
+            raise StaffError(_l("The invitation cannot be sent by SMS without a mobile number."))
         from crisis.messaging.services import SmsRefused, queue_sms
 
         body = {"sv": "Krisstöd: du har fått ett konto. Välj lösenord inom 24 timmar: {link}",
@@ -219,7 +220,7 @@ def update_user(session: Session, user: User, *, actor, roles: list[str] | None 
             changed.append("phone")
     if language is not None and language != user.language:
         if language not in ("sv", "en"):
-            raise StaffError("language must be sv or en.")
+            raise StaffError(_l("language must be sv or en."))
         user.language = language
         changed.append("language")
     if name is not None and name.strip() and name.strip() != user.name:
@@ -238,7 +239,7 @@ def update_user(session: Session, user: User, *, actor, roles: list[str] | None 
 def deactivate(session: Session, user: User, *, actor) -> None:
     """Deactivate: sessions, sockets (after commit) and API tokens end. The last admin stays."""
     if not user.active:
-        raise StaffError("The account is already deactivated.")
+        raise StaffError(_l("The account is already deactivated."))
     _check_not_last_admin(session, user)
     now = utcnow()
     session.execute(update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
@@ -248,7 +249,7 @@ def deactivate(session: Session, user: User, *, actor) -> None:
 
 def reactivate(session: Session, user: User, *, actor) -> None:
     if user.active:
-        raise StaffError("The account is already active.")
+        raise StaffError(_l("The account is already active."))
     user.active = True
     record_event(session, kind="staff", type="user.reactivated", actor=actor, subject=user,
                  summary=f"Staff account {user.id} reactivated", data={"user_id": user.id})
@@ -257,7 +258,7 @@ def reactivate(session: Session, user: User, *, actor) -> None:
 def reset_password(session: Session, user: User, *, actor) -> IssuedLink:
     """The old password stops working and every session ends; a one-time link sets a new one."""
     if not user.active:
-        raise StaffError("Reactivate the account before resetting its password.")
+        raise StaffError(_l("Reactivate the account before resetting its password."))
     user.password_hash = None
     link = issue_link(session, user, "reset", actor)
     end_all_sessions(session, user, actor, reason="password_reset")
@@ -274,9 +275,9 @@ def reset_two_factor(session: Session, user: User, *, actor) -> None:
 
 def change_own_password(session: Session, user: User, *, current: str, new: str) -> None:
     if not verify_password(user.password_hash, current or ""):
-        raise StaffError("The current password is wrong.")
+        raise StaffError(_l("The current password is wrong."))
     if new == current:
-        raise StaffError("Choose a new password that differs from the current one.")
+        raise StaffError(_l("Choose a new password that differs from the current one."))
     set_password(user, new)
     record_event(session, kind="staff", type="user.password_changed", actor=user, subject=user,
                  summary=f"Staff {user.id} changed their password", data={"user_id": user.id})
@@ -288,7 +289,7 @@ def set_team_members(session: Session, team: Team, user_ids: list[int], *, actor
     users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(ids)))} if ids else {}
     missing = [i for i in ids if i not in users]
     if missing:
-        raise StaffError(f"No staff with id {', '.join(map(str, missing))}.")
+        raise StaffError(_l("No staff with id %(ids)s.", ids=", ".join(map(str, missing))))
     before = [m.user_id for m in sorted(team.members, key=lambda m: m.position)]
     if before == ids:
         return False

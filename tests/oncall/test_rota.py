@@ -151,7 +151,14 @@ def test_api_sets_a_rota_refuses_a_gap_and_adds_an_override(session, client, tea
         "shifts": [{"start": "day 1 08:00", "end": "day 1 20:00", "user_id": a_id},
                    {"start": "day 1 21:00", "end": "day 2 08:00", "user_id": b_id}]})
     assert gap.status_code == 422
-    assert gap.json["detail"] == "gap: nobody is on call from day 1 20:00 to day 1 21:00"
+    assert gap.json["detail"] == "lucka: ingen har jour från dag 1 20:00 till dag 1 21:00"  # Swedish first
+    english = client.put(f"/api/v1/teams/{team_id}/rota", headers={**headers, "Accept-Language": "en"}, json={
+        "starts_on": "2027-01-04", "cycle_days": 1,
+        "shifts": [{"start": "day 1 08:00", "end": "day 1 20:00", "user_id": a_id},
+                   {"start": "day 1 21:00", "end": "day 2 08:00", "user_id": b_id}]})
+    assert english.status_code == 422
+    assert english.json["detail"] == "gap: nobody is on call from day 1 20:00 to day 1 21:00"
+    assert english.json["errors"] == [{"field": None, "message": english.json["detail"]}]
     ok = client.put(f"/api/v1/teams/{team_id}/rota", headers=headers, json={
         "starts_on": "2027-01-04", "cycle_days": 1,
         "shifts": [{"start": "day 1 08:00", "end": "day 1 20:00", "user_id": a_id},
@@ -168,3 +175,34 @@ def test_api_sets_a_rota_refuses_a_gap_and_adds_an_override(session, client, tea
     refused = client.put(f"/api/v1/teams/{team_id}/rota", headers={"Authorization": f"Bearer {outreach_token}"},
                          json={"starts_on": "2027-01-04", "cycle_days": 1, "shifts": []})
     assert refused.status_code == 403
+
+
+def test_rota_problems_read_in_swedish_in_a_swedish_request(app, session, team_of_two):
+    from flask_babel import force_locale
+
+    with pytest.raises(RotaError) as error:
+        services.parse_rota_text(session, "day 1 08:00 - day 1 25:00 nobody@example.se")
+    with app.test_request_context(), force_locale("sv"):
+        assert str(error.value) == "rad 1: 'day 1 25:00' är ingen tid i cykeln; skriv t.ex. 'dag 2 08:00'"
+        assert str(services.rota_problems(1, [ShiftSpec(0, 600, 1)])[0]) == \
+            "lucka: ingen har jour från dag 1 10:00 till dag 2 00:00 (cykeln upprepas efter 1 dagar)"
+    with app.test_request_context(), force_locale("en"):
+        assert str(error.value) == "line 1: 'day 1 25:00' is not a time in the cycle; write e.g. 'day 2 08:00'"
+
+
+def test_api_refusals_follow_accept_language(session, client, team_of_two, create_user):
+    from crisis.auth.services import create_token
+
+    team, a, _b, _c = team_of_two
+    team_id = team.id
+    token = create_token(session, create_user("coordinator")).token
+    session.commit()
+    body = {"user_id": 987654, "starts_at": "2027-01-11T05:00:00+00:00", "ends_at": "2027-01-11T09:00:00+00:00"}
+    swedish = client.post(f"/api/v1/teams/{team_id}/overrides", headers={"Authorization": f"Bearer {token}"},
+                          json=body)
+    assert swedish.status_code == 422 and swedish.json["detail"] == "user_id ska ange en person i personalen."
+    english = client.post(f"/api/v1/teams/{team_id}/overrides", json=body,
+                          headers={"Authorization": f"Bearer {token}", "Accept-Language": "en"})
+    assert english.status_code == 422 and english.json["detail"] == "user_id names a member of staff."
+    missing = client.put("/api/v1/teams/987654/rota", headers={"Authorization": f"Bearer {token}"}, json={})
+    assert missing.status_code == 404 and missing.json["detail"] == "Det finns inget team med id 987654."

@@ -130,9 +130,21 @@ def test_the_last_admin_cannot_be_deactivated_or_lose_the_role(session, client, 
     session.expire_all()
     assert session.get(User, admin_client.id).active
     cli = invoke(app, "users", "deactivate", admin_client.email)
-    assert cli.exit_code == 2 and "last active administrator" in cli.output
+    assert cli.exit_code == 2 and "sista aktiva administratören" in cli.output
     refused = api.patch(f"/staff/{admin_client.id}", as_=admin_client, json={"roles": ["coordinator"]})
     assert refused.status_code == 422 and "last active administrator" in refused.json["detail"]
+
+
+def test_an_administrative_refusal_is_said_in_the_readers_language(session, client, create_user):
+    admin = create_user("admin")
+    admin.language = "en"
+    session.commit()
+    assert login(client, admin.email).status_code == 302
+    page = f"/admin/staff/{admin.id}"
+    assert post(client, f"{page}/deactivate", page=page).status_code == 302
+    html = client.get(page).get_data(as_text=True)
+    assert "This is the last active administrator; make someone else administrator first." in html
+    assert "sista aktiva administratören" not in html
 
 
 @pytest.mark.parametrize("path", ["/admin/staff", "/admin/staff/invite", "/admin/staff/1"])
@@ -346,4 +358,4 @@ def test_invitation_by_sms_carries_the_link_and_no_name(session, app, create_use
     assert message.to_number == "+46701740671" and link in message.body
     assert "Sara" not in message.body and message.purpose == "invite"
     without_phone = invoke(app, "users", "invite", "nophone@example.se", "--role", "outreach", "--sms")
-    assert without_phone.exit_code == 2 and "without a mobile number" in without_phone.output
+    assert without_phone.exit_code == 2 and "utan mobilnummer" in without_phone.output
