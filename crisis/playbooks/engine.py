@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crisis.core.config import PROJECT_ROOT
-from crisis.followups.models import FollowUp, FollowUpStatus
+from crisis.core.signals import plan_laid_out
 from crisis.incidents.models import Incident
 from crisis.organisation.models import District, Team
 from crisis.playbooks.loader import Playbook, load_directory
@@ -32,7 +32,6 @@ from crisis.playbooks.models import PlaybookSnapshot
 from crisis.playbooks.plan import (
     Facts,
     PersonFacts,
-    PlannedFollowUp,
     PlannedTask,
     RelativeFacts,
     plan,
@@ -184,7 +183,11 @@ def apply_playbook(session: Session, incident: Incident, actor=None, reason: str
     planned = plan(snapshot_playbook(incident.playbook_snapshot), incident_facts(incident))
     result = ApplyResult()
     _reconcile_tasks(session, incident, planned.tasks, result)
-    _reconcile_follow_ups(session, incident, planned.follow_ups, result)
+    # follow-ups lay out their own part of the plan (crisis.followups.receivers)
+    plan_laid_out.send(
+        session, session=session, incident=incident, follow_ups=planned.follow_ups,
+        relatives={relative_ref(r.id): r for r in incident.relatives}, result=result,
+    )
     if result.changed:
         session.flush()
         counts = {k: v for k, v in result.counts().items() if v}
@@ -258,43 +261,6 @@ def _new_task(incident, item: PlannedTask, relative, person, team: Team | None) 
         source=[dict(s) for s in item.source],
         suggested_referrals=list(item.suggested_referrals),
     )
-
-
-def _reconcile_follow_ups(session, incident, planned: tuple[PlannedFollowUp, ...], result: ApplyResult) -> None:
-    from crisis.followups.services import (
-        reset_reminder,  # followups builds on incidents, which builds on this
-    )
-    existing = {
-        f.key: f for f in session.scalars(select(FollowUp).where(FollowUp.incident_id == incident.id))
-    }
-    relatives = {relative_ref(r.id): r for r in incident.relatives}
-    wanted = set()
-    for item in planned:
-        wanted.add(item.key)
-        follow_up = existing.get(item.key)
-        due_at = working_due(item.due_at, item.acute)
-        if follow_up is None:
-            relative = relatives[item.relative_ref]
-            session.add(FollowUp(
-                incident_id=incident.id, relative_id=relative.id, key=item.key, label=item.label,
-                planned_due_at=item.due_at, due_at=due_at, acute=item.acute, channel=item.channel,
-                owner_user_id=relative.contact_person_id or incident.coordinator_id,
-            ))
-            result.followups_created.append(item.key)
-        elif follow_up.status == FollowUpStatus.PLANNED and follow_up.planned_due_at != item.due_at:
-            follow_up.planned_due_at = item.due_at
-            follow_up.due_at = due_at
-            reset_reminder(follow_up)  # the new date gets its own reminder
-            result.followups_redated.append(item.key)
-    for key, follow_up in existing.items():
-        if key not in wanted and follow_up.status in OPEN_FOLLOW_UP:
-            follow_up.status = FollowUpStatus.CANCELLED
-            follow_up.cancel_reason = "condition_no_longer_holds"
-            result.followups_cancelled.append(key)
-
-
-# A follow-up not yet done: planned, or a retry after "not reached".
-OPEN_FOLLOW_UP = (FollowUpStatus.PLANNED, FollowUpStatus.NOT_REACHED)
 
 
 def working_due(planned, acute: bool):
