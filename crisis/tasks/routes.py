@@ -7,8 +7,6 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy import or_, select
-from sqlalchemy.orm import selectinload
 
 from crisis.auth.models import Role
 from crisis.auth.permissions import login_required
@@ -20,30 +18,12 @@ from crisis.incidents import access
 from crisis.incidents.services import IncidentError, StaleVersion
 from crisis.tasks.forms import TaskUpdateForm
 from crisis.tasks.models import Task, TaskStatus
+from crisis.tasks.queries import my_open_tasks
 from crisis.tasks.services import update_task
 
 bp = Blueprint("tasks", __name__, template_folder="templates")
 
 add_nav_item("tasks.my_tasks", _l("My tasks"), [Role.OUTREACH, Role.COORDINATOR], 1)
-
-OPEN = (TaskStatus.OPEN, TaskStatus.IN_PROGRESS, TaskStatus.BLOCKED)
-
-
-def my_open_tasks(user) -> list[Task]:
-    """Tasks I own, or my teams own, on incidents I may see; soonest deadline first."""
-    teams = access.team_ids_of(db.session, user)
-    visible = access.visible_incidents(user).with_only_columns(access.Incident.id)
-    query = (
-        select(Task)
-        .where(Task.status.in_(OPEN), Task.incident_id.in_(visible),
-               or_(Task.owner_user_id == user.id,
-                   (Task.owner_user_id.is_(None) & Task.owner_team_id.in_(teams)) if teams else False))
-        .options(selectinload(Task.incident), selectinload(Task.relative))
-        .order_by(Task.due_at.is_(None), Task.due_at, Task.id)
-        .limit(300)
-    )
-    return db.session.scalars(query).all()
-
 
 @bp.get("/me/tasks")
 @login_required
