@@ -120,7 +120,7 @@ API_MODULES = [
 
 # The modules that subscribe to crisis.core.signals: imported at start so every
 # receiver is connected before the first request, job or command sends a signal.
-SUBSCRIBERS = ["crisis.dispatch.receivers", "crisis.followups.receivers"]
+SUBSCRIBERS = ["crisis.dispatch.receivers", "crisis.followups.receivers", "crisis.live.receivers"]
 
 
 def _connect_receivers() -> None:

@@ -15,7 +15,7 @@ from crisis.auth.services import authenticate
 from crisis.core.db import db
 from crisis.core.extensions import limiter
 from crisis.core.i18n import LANGUAGE_COOKIE, LANGUAGES
-from crisis.live.sockets import disconnect_user
+from crisis.core.signals import sessions_ended
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -56,7 +56,7 @@ def logout():
     logout_user()
     session.clear()
     if user_id is not None:
-        disconnect_user(user_id)  # the live dashboard's sockets, in every web process
+        sessions_ended.send(user_id, user_id=user_id)  # the live dashboard closes the sockets, in every process
     flash(_("You are logged out."), "info")
     return redirect(url_for("auth.login"))
 

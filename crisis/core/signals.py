@@ -29,4 +29,8 @@ are for their own capability to lay out. kwargs: session, incident,
 follow_ups (tuple of PlannedFollowUp), relatives ({relative_ref: Relative}),
 result (ApplyResult: its followups_* lists are filled by the receiver).""")
 
-ALL = (sms_reply_received, sms_not_delivered, plan_laid_out)
+sessions_ended = _signals.signal("sessions-ended", doc="""
+A user's sessions ended (logout, deactivation, a changed password) and that has
+committed: the live dashboard closes the user's sockets. kwargs: user_id.""")
+
+ALL = (sms_reply_received, sms_not_delivered, plan_laid_out, sessions_ended)
