@@ -120,7 +120,9 @@ API_MODULES = [
 
 # The modules that subscribe to crisis.core.signals: imported at start so every
 # receiver is connected before the first request, job or command sends a signal.
-SUBSCRIBERS = ["crisis.dispatch.receivers", "crisis.followups.receivers", "crisis.live.receivers"]
+SUBSCRIBERS = [
+    "crisis.dispatch.receivers", "crisis.followups.receivers", "crisis.live.receivers", "crisis.tasks.receivers",
+]
 
 
 def _connect_receivers() -> None:

@@ -24,10 +24,11 @@ An outbound SMS that belongs to a dispatch ended undelivered or failed.
 kwargs: session, message, now.""")
 
 plan_laid_out = _signals.signal("plan-laid-out", doc="""
-The playbook engine reconciled an incident's tasks; the follow-ups of the plan
-are for their own capability to lay out. kwargs: session, incident,
+The playbook engine planned an incident's tasks and follow-ups; each capability
+lays out its own part. kwargs: session, incident, tasks (tuple of PlannedTask),
 follow_ups (tuple of PlannedFollowUp), relatives ({relative_ref: Relative}),
-result (ApplyResult: its followups_* lists are filled by the receiver).""")
+persons ({person_ref: AffectedPerson}), result (ApplyResult: the receivers fill
+its lists of keys created, re-dated, cancelled, reopened).""")
 
 sessions_ended = _signals.signal("sessions-ended", doc="""
 A user's sessions ended (logout, deactivation, a changed password) and that has

@@ -12,7 +12,7 @@ def test_every_signal_has_exactly_the_expected_subscribers(app):
     assert wiring == {
         "sms-reply-received": {"crisis.dispatch.receivers.acknowledge_alert_by_reply"},
         "sms-not-delivered": {"crisis.dispatch.receivers.escalate_undelivered_alert"},
-        "plan-laid-out": {"crisis.followups.receivers.reconcile_follow_ups"},
+        "plan-laid-out": {"crisis.tasks.receivers.reconcile_tasks", "crisis.followups.receivers.reconcile_follow_ups"},
         "sessions-ended": {"crisis.live.receivers.close_sockets_of_ended_sessions"},
     }
 
