@@ -33,7 +33,7 @@ run: install
 	$(BIN)/crisis serve --host 127.0.0.1 --port 5000
 
 test: install chromium
-	$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+	$(BIN)/lint-imports && $(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check crisis tests bench

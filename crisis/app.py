@@ -94,6 +94,7 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     init_login(app)
     init_security_headers(app)
     register_api_errors(app)
+    _connect_receivers()
     _register_blueprints(app)
     _register_template_helpers(app)
     _register_health(app)
@@ -115,6 +116,18 @@ API_MODULES = [
     "crisis.reports.api", "crisis.retention.api", "crisis.staff.api", "crisis.organisation.api", "crisis.oncall.api",
     "crisis.core.openapi",
 ]
+
+
+# The modules that subscribe to crisis.core.signals: imported at start so every
+# receiver is connected before the first request, job or command sends a signal.
+SUBSCRIBERS = [
+    "crisis.dispatch.receivers", "crisis.followups.receivers", "crisis.live.receivers", "crisis.tasks.receivers",
+]
+
+
+def _connect_receivers() -> None:
+    for name in SUBSCRIBERS:
+        importlib.import_module(name)
 
 
 def _import_optional(name: str):

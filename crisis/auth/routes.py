@@ -2,32 +2,20 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 
 from crisis.auth import sessions as records
-from crisis.auth import throttle
+from crisis.auth import throttle, twofactor_routes
+from crisis.auth.blueprint import bp
+from crisis.auth.blueprint import safe_next as _safe_next
 from crisis.auth.forms import LoginForm
 from crisis.auth.services import authenticate
 from crisis.core.db import db
 from crisis.core.extensions import limiter
 from crisis.core.i18n import LANGUAGE_COOKIE, LANGUAGES
-from crisis.live.sockets import disconnect_user
-
-bp = Blueprint("auth", __name__, template_folder="templates")
-
-
-def _safe_next(target: str | None) -> str:
-    """Only local paths: an open redirect after login is a phishing tool."""
-    if not target:
-        return url_for("home.index")
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return url_for("home.index")
-    return target
+from crisis.core.signals import sessions_ended
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -68,7 +56,7 @@ def logout():
     logout_user()
     session.clear()
     if user_id is not None:
-        disconnect_user(user_id)  # the live dashboard's sockets, in every web process
+        sessions_ended.send(user_id, user_id=user_id)  # the live dashboard closes the sockets, in every process
     flash(_("You are logged out."), "info")
     return redirect(url_for("auth.login"))
 
@@ -83,5 +71,3 @@ def set_language(code: str):
                             secure=request.is_secure, httponly=True)
     return response
 
-
-from crisis.auth import twofactor_routes  # noqa: E402  (the 2FA steps and account page, on this blueprint)

@@ -25,10 +25,11 @@ from wtforms.validators import DataRequired, Length
 
 from crisis.auth import sessions as records
 from crisis.auth import twofactor
+from crisis.auth.blueprint import bp
+from crisis.auth.blueprint import safe_next as _safe_next
 from crisis.auth.guards import SECOND_FACTOR, mark_logged_in
 from crisis.auth.models import Role, User
 from crisis.auth.permissions import login_required
-from crisis.auth.routes import _safe_next, bp
 from crisis.core.crypto import keyring
 from crisis.core.db import db
 from crisis.core.extensions import limiter

@@ -146,14 +146,55 @@ db = Database()
 
 
 def after_commit(session: Session, callback: Callable[[], None]) -> None:
-    """Run `callback` once the session's current transaction has committed."""
-    session.info.setdefault("after_commit", []).append(callback)
+    """Run `callback` once the session's outermost transaction has committed.
+
+    Registered inside a SAVEPOINT (`session.begin_nested()`), the callback joins
+    the enclosing transaction when the savepoint is released and is dropped if
+    the savepoint rolls back; the other pending callbacks are untouched.
+    """
+    session = _plain(session)
+    session.info.setdefault("after_commit", []).append([session.get_nested_transaction(), callback])
+
+
+def _plain(session) -> Session:
+    """The thread's Session behind `db.session` (a scoped_session proxies no transaction getters)."""
+    return session() if isinstance(session, scoped_session) else session
+
+
+def pending_after_commit(session: Session) -> list[Callable[[], None]]:
+    """The callbacks that will run when the outermost transaction commits, as far as the
+    current savepoint knows: those registered in it or in a transaction around it."""
+    current = _plain(session).get_nested_transaction()
+    return [callback for owner, callback in session.info.get("after_commit", [])
+            if owner is None or _inside(current, owner)]
+
+
+# SQLAlchemy 2.1 fires `after_commit` and `after_rollback` for savepoints as well. While
+# the hook runs, the savepoint is still the session's nested transaction (it is closed
+# afterwards), so `get_nested_transaction()` tells a savepoint from the outermost transaction.
+
+
+def _inside(owner, transaction) -> bool:
+    """Whether `owner` (a savepoint or None) is `transaction` or nested within it."""
+    while owner is not None:
+        if owner is transaction:
+            return True
+        owner = owner.parent
+    return False
 
 
 @event.listens_for(Session, "after_commit")
 def _run_after_commit(session: Session) -> None:
+    savepoint = session.get_nested_transaction()
+    if savepoint is not None:  # a RELEASE: the callbacks wait for the enclosing transaction
+        parent = savepoint.parent
+        outer = parent if parent is not None and parent.nested else None
+        for pending in session.info.get("after_commit", []):
+            if _inside(pending[0], savepoint):
+                pending[0] = outer
+        return
     callbacks = session.info.pop("after_commit", [])
-    for callback in callbacks:
+    for _owner, callback in callbacks:
         try:
             callback()
         except Exception:  # the commit stands; a failed side effect must not undo it
@@ -162,4 +203,9 @@ def _run_after_commit(session: Session) -> None:
 
 @event.listens_for(Session, "after_rollback")
 def _drop_after_commit(session: Session) -> None:
-    session.info.pop("after_commit", None)
+    savepoint = session.get_nested_transaction()
+    if savepoint is None:  # the whole transaction: nothing it registered happened
+        session.info.pop("after_commit", None)
+        return
+    pending = session.info.get("after_commit", [])
+    pending[:] = [item for item in pending if not _inside(item[0], savepoint)]

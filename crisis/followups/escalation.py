@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session, selectinload
 from crisis.auth.models import Availability, Role, User, UserRole
 from crisis.core.db import utcnow
 from crisis.core.holidays import STOCKHOLM
-from crisis.followups.batches import batch_ids, savepoint
+from crisis.followups.batches import batch_ids
 from crisis.followups.models import FollowUp
 from crisis.followups.notify import (
     StaffTexts,
@@ -273,7 +273,7 @@ def escalate_overdue_follow_ups(session: Session, *, now: datetime, limit: int =
     managers: dict = {}
     try:
         # Fast path: the whole batch in one savepoint, a fixed number of statements.
-        with savepoint(session):
+        with session.begin_nested():
             escalate_in_bulk(session, [_follow_up_overdue(session, f, managers) for f in rows],
                              texts=texts, now=now)
         report.escalated = len(rows)
@@ -283,7 +283,7 @@ def escalate_overdue_follow_ups(session: Session, *, now: datetime, limit: int =
         log.warning("an escalation in a batch of %d failed; retrying the batch row by row", len(rows))
     for follow_up in rows:
         try:
-            with savepoint(session):
+            with session.begin_nested():
                 _escalate_follow_up(session, follow_up, now, texts)
         except Exception:
             log.exception("escalation of follow-up %s failed; it is retried next sweep", follow_up.id)

@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session
 from werkzeug.routing import BuildError
 
 from crisis.auth.models import User
-from crisis.followups import batches
 from crisis.messaging.models import Message
 from crisis.playbooks.render import format_moment
 
@@ -202,7 +201,7 @@ class StaffTexts:
             except SmsRefused as refused:
                 return None, refused.reason
         try:
-            with batches.savepoint(self.session):
+            with self.session.begin_nested():
                 message = insert()
         except SmsRefused as refused:
             return None, refused.reason

@@ -42,7 +42,7 @@ from sqlalchemy.orm import Session, selectinload
 from crisis.auth.models import User
 from crisis.core.db import utcnow
 from crisis.core.holidays import STOCKHOLM
-from crisis.followups.batches import batch_ids, savepoint
+from crisis.followups.batches import batch_ids
 from crisis.followups.models import FollowUp
 from crisis.followups.notify import (
     StaffTexts,
@@ -225,7 +225,7 @@ def send_claimed_reminders(session: Session, ids: list[int], *, token: str, now:
         # Fast path: the whole batch in one savepoint and a fixed number of
         # statements: each recipient checked once, the outbox rows, their
         # status rows and the timeline events written one INSERT each.
-        with savepoint(session):
+        with session.begin_nested():
             outcomes = _remind_batch(session, rows, now, texts)
     except Exception:
         # Something in the batch failed: redo it row by row, so that one bad
@@ -248,7 +248,7 @@ def _remind_one_by_one(session: Session, rows: list[FollowUp], now: datetime, te
         try:
             # One savepoint per reminder: its outbox row and event stand or
             # fall together, without taking the rest of the batch along.
-            with savepoint(session):
+            with session.begin_nested():
                 outcomes.append((follow_up, _remind(session, follow_up, now, texts)))
         except IntegrityError:
             # The outbox already holds this reminder (its key is unique): it

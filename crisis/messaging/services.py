@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from crisis.core.crypto import keyring
 from crisis.core.db import utcnow
+from crisis.core.signals import sms_not_delivered, sms_reply_received
 from crisis.messaging.gateway import normalize_status
 from crisis.messaging.keywords import InboundKind, classify_inbound
 from crisis.messaging.models import Direction, Message, MessageStatus, MessageStatusEvent, SmsOptOut
@@ -488,9 +489,7 @@ def _after_final_status(session: Session, message: Message, now: datetime) -> No
         # Twilio refuses because the number texted STOP to it: keep our record in step.
         set_opt_out(session, message.to_number, opted_out=True, keyword="STOP", source="provider", now=now)
     if status in NOT_DELIVERED and message.dispatch_id is not None:
-        from crisis.dispatch.services import alert_not_delivered
-
-        alert_not_delivered(session, message, now=now)
+        sms_not_delivered.send(session, session=session, message=message, now=now)  # dispatch escalates
 
 
 def recipient_label(message: Message) -> str:
@@ -690,9 +689,10 @@ def receive_inbound(session: Session, form: Mapping[str, str], now: datetime | N
     reply_despite_opt_out = False
     kind = intent.kind
     if kind == InboundKind.ACK and active_staff:
-        from crisis.dispatch.services import acknowledge_by_reply
-
-        reply_text = acknowledge_by_reply(session, active_staff, ref=intent.ref, language=language, now=now)
+        # dispatch acknowledges the alert and says what to answer (crisis.dispatch.receivers)
+        answers = sms_reply_received.send(
+            session, session=session, staff=active_staff, ref=intent.ref, language=language, now=now)
+        reply_text = next((answer for _receiver, answer in answers if answer), None)
     elif kind == InboundKind.OPT_OUT:
         set_opt_out(session, sender, opted_out=True, keyword=intent.keyword or "STOP", now=now)
         if intent.keyword in _ANSWERED_OPT_OUT_KEYWORDS:

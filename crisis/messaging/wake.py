@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 from sqlalchemy.orm import Session
 
-from crisis.core.db import after_commit
+from crisis.core.db import after_commit, pending_after_commit
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def _redis(url: str):
 
 def wake_sender_after_commit(session: Session) -> None:
     """Ask the sender to run as soon as this transaction commits (once per transaction)."""
-    if any(getattr(callback, "_wakes_sender", False) for callback in session.info.get("after_commit", [])):
+    if any(getattr(callback, "_wakes_sender", False) for callback in pending_after_commit(session)):
         return
     url = _redis_url()
 

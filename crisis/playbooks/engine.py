@@ -18,27 +18,27 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from flask import current_app, has_app_context
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crisis.core.config import PROJECT_ROOT
-from crisis.followups.models import FollowUp, FollowUpStatus
-from crisis.incidents.models import Incident
+from crisis.core.signals import plan_laid_out
 from crisis.organisation.models import District, Team
 from crisis.playbooks.loader import Playbook, load_directory
 from crisis.playbooks.models import PlaybookSnapshot
 from crisis.playbooks.plan import (
     Facts,
     PersonFacts,
-    PlannedFollowUp,
-    PlannedTask,
     RelativeFacts,
     plan,
 )
-from crisis.tasks.models import Task, TaskStatus
 from crisis.timeline.services import record_event
+
+if TYPE_CHECKING:  # annotations only: the engine reads an incident's facts, incidents build on playbooks
+    from crisis.incidents.models import Incident
 
 
 class PlaybookNotFound(LookupError):
@@ -183,8 +183,12 @@ def apply_playbook(session: Session, incident: Incident, actor=None, reason: str
     session.refresh(incident, ["persons", "relatives"])
     planned = plan(snapshot_playbook(incident.playbook_snapshot), incident_facts(incident))
     result = ApplyResult()
-    _reconcile_tasks(session, incident, planned.tasks, result)
-    _reconcile_follow_ups(session, incident, planned.follow_ups, result)
+    # tasks and follow-ups lay out their own part of the plan (crisis.tasks.receivers, crisis.followups.receivers)
+    plan_laid_out.send(
+        session, session=session, incident=incident, tasks=planned.tasks, follow_ups=planned.follow_ups,
+        relatives={relative_ref(r.id): r for r in incident.relatives},
+        persons={person_ref(p.id): p for p in incident.persons}, result=result,
+    )
     if result.changed:
         session.flush()
         counts = {k: v for k, v in result.counts().items() if v}
@@ -195,106 +199,6 @@ def apply_playbook(session: Session, incident: Incident, actor=None, reason: str
             data={"reason": reason, **{k: getattr(result, k) for k in counts}},
         )
     return result
-
-
-def _reconcile_tasks(session, incident, planned: tuple[PlannedTask, ...], result: ApplyResult) -> None:
-    existing = {
-        t.key: t for t in session.scalars(
-            select(Task).where(Task.incident_id == incident.id, Task.key.is_not(None))
-        )
-    }
-    relatives = {relative_ref(r.id): r for r in incident.relatives}
-    persons = {person_ref(p.id): p for p in incident.persons}
-    team = None
-    wanted = set()
-    for item in planned:
-        wanted.add(item.key)
-        task = existing.get(item.key)
-        if task is None:
-            if team is None:
-                team = sig_team(session, incident.district) or False
-            relative = relatives.get(item.subject_ref) if item.scope == "relative" else None
-            session.add(_new_task(incident, item, relative, persons.get(item.subject_ref), team or None))
-            result.created.append(item.key)
-            continue
-        if task.status == TaskStatus.CANCELLED:
-            task.status = TaskStatus.OPEN
-            result.reopened.append(item.key)
-        if not task.status.is_closed and task.due_at != item.due_at:
-            task.due_at = item.due_at
-            result.redated.append(item.key)
-    for key, task in existing.items():
-        if key not in wanted and task.status == TaskStatus.OPEN:
-            task.status = TaskStatus.CANCELLED
-            result.cancelled.append(key)
-
-
-def _new_task(incident, item: PlannedTask, relative, person, team: Team | None) -> Task:
-    owner_user_id = None
-    owner_team_id = None
-    if item.role == "coordinator":
-        owner_user_id = incident.coordinator_id
-    elif item.role == "outreach":
-        owner_user_id = relative.contact_person_id if relative is not None else None
-        owner_team_id = team.id if team is not None else None
-    return Task(
-        incident_id=incident.id,
-        relative_id=relative.id if relative is not None else None,
-        person_id=person.id if person is not None else None,
-        key=item.key,
-        phase_id=item.phase_id,
-        step_id=item.step_id,
-        title=dict(item.title),
-        description=dict(item.description) if item.description else None,
-        category=item.category,
-        agency=item.agency,
-        role=item.role,
-        owner_user_id=owner_user_id,
-        owner_team_id=owner_team_id,
-        due_at=item.due_at,
-        due_anchor=item.anchor,
-        due_offset=item.offset,
-        checklist=[{"text": dict(text), "done": False} for text in item.checklist],
-        source=[dict(s) for s in item.source],
-        suggested_referrals=list(item.suggested_referrals),
-    )
-
-
-def _reconcile_follow_ups(session, incident, planned: tuple[PlannedFollowUp, ...], result: ApplyResult) -> None:
-    from crisis.followups.services import (
-        reset_reminder,  # followups builds on incidents, which builds on this
-    )
-    existing = {
-        f.key: f for f in session.scalars(select(FollowUp).where(FollowUp.incident_id == incident.id))
-    }
-    relatives = {relative_ref(r.id): r for r in incident.relatives}
-    wanted = set()
-    for item in planned:
-        wanted.add(item.key)
-        follow_up = existing.get(item.key)
-        due_at = working_due(item.due_at, item.acute)
-        if follow_up is None:
-            relative = relatives[item.relative_ref]
-            session.add(FollowUp(
-                incident_id=incident.id, relative_id=relative.id, key=item.key, label=item.label,
-                planned_due_at=item.due_at, due_at=due_at, acute=item.acute, channel=item.channel,
-                owner_user_id=relative.contact_person_id or incident.coordinator_id,
-            ))
-            result.followups_created.append(item.key)
-        elif follow_up.status == FollowUpStatus.PLANNED and follow_up.planned_due_at != item.due_at:
-            follow_up.planned_due_at = item.due_at
-            follow_up.due_at = due_at
-            reset_reminder(follow_up)  # the new date gets its own reminder
-            result.followups_redated.append(item.key)
-    for key, follow_up in existing.items():
-        if key not in wanted and follow_up.status in OPEN_FOLLOW_UP:
-            follow_up.status = FollowUpStatus.CANCELLED
-            follow_up.cancel_reason = "condition_no_longer_holds"
-            result.followups_cancelled.append(key)
-
-
-# A follow-up not yet done: planned, or a retry after "not reached".
-OPEN_FOLLOW_UP = (FollowUpStatus.PLANNED, FollowUpStatus.NOT_REACHED)
 
 
 def working_due(planned, acute: bool):

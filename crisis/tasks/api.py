@@ -48,7 +48,7 @@ from crisis.incidents.serializers import (
 )
 from crisis.tasks import services
 from crisis.tasks.models import Task, TaskCategory, TaskStatus
-from crisis.tasks.routes import OPEN as OPEN_TASK_STATUSES
+from crisis.tasks.queries import my_tasks_query
 
 
 class NoteReader:
@@ -149,16 +149,7 @@ def create_task(incident_id: int):
 def list_my_tasks():
     """Open tasks I own, or my teams own and no one has taken, soonest deadline first (Mina uppgifter)."""
     page = page_from_request(default=100, maximum=TASKS_MAX)
-    teams = access.team_ids_of(db.session, current_user)
-    visible = access.visible_incidents(current_user).with_only_columns(access.Incident.id)
-    query = (
-        select(Task)
-        .where(Task.status.in_(OPEN_TASK_STATUSES), Task.incident_id.in_(visible),
-               or_(Task.owner_user_id == current_user.id,
-                   (Task.owner_user_id.is_(None) & Task.owner_team_id.in_(teams)) if teams else False))
-        .options(selectinload(Task.incident), selectinload(Task.relative))
-        .order_by(Task.due_at.is_(None), Task.due_at, Task.id)
-    )
+    query = my_tasks_query(db.session, current_user)
     tasks, next_cursor = page_of_query(db.session, query, page)
     return {"items": tasks_json(tasks), "next_cursor": next_cursor}
 

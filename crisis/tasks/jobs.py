@@ -17,7 +17,7 @@ from sqlalchemy import and_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from crisis.core.db import db, utcnow
-from crisis.followups.batches import batch_ids, savepoint
+from crisis.followups.batches import batch_ids
 from crisis.followups.escalation import (
     Overdue,
     escalate_in_bulk,
@@ -127,7 +127,7 @@ def escalate_overdue_tasks(session: Session, *, now: datetime, limit: int = BATC
     managers: dict = {}
     try:
         # Fast path: the whole batch in one savepoint, a fixed number of statements.
-        with savepoint(session):
+        with session.begin_nested():
             escalate_in_bulk(session, [_task_overdue(session, t, managers) for t in rows], texts=texts, now=now)
         report.escalated = len(rows)
         report.ids = [t.id for t in rows]
@@ -136,7 +136,7 @@ def escalate_overdue_tasks(session: Session, *, now: datetime, limit: int = BATC
         log.warning("an escalation in a batch of %d failed; retrying the batch row by row", len(rows))
     for task in rows:
         try:
-            with savepoint(session):
+            with session.begin_nested():
                 _escalate_task(session, task, now, texts)
         except Exception:
             log.exception("escalation of task %s failed; it is retried next sweep", task.id)

@@ -7,8 +7,6 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy import func, or_, select
-from sqlalchemy.orm import selectinload
 
 from crisis.auth.models import Role
 from crisis.auth.permissions import login_required
@@ -20,40 +18,12 @@ from crisis.incidents import access
 from crisis.incidents.services import IncidentError, StaleVersion
 from crisis.tasks.forms import TaskUpdateForm
 from crisis.tasks.models import Task, TaskStatus
+from crisis.tasks.queries import MY_TASKS_PAGE_SIZE, count_my_open_tasks, my_open_tasks
 from crisis.tasks.services import update_task
 
 bp = Blueprint("tasks", __name__, template_folder="templates")
 
 add_nav_item("tasks.my_tasks", _l("My tasks"), [Role.OUTREACH, Role.COORDINATOR], 1)
-
-OPEN = (TaskStatus.OPEN, TaskStatus.IN_PROGRESS, TaskStatus.BLOCKED)
-# Tasks on one page of "My tasks"; more are on the next pages, and the page says so.
-MY_TASKS_PAGE_SIZE = 300
-
-
-def _my_open_filter(user):
-    teams = access.team_ids_of(db.session, user)
-    visible = access.visible_incidents(user).with_only_columns(access.Incident.id)
-    return (Task.status.in_(OPEN), Task.incident_id.in_(visible),
-            or_(Task.owner_user_id == user.id,
-                (Task.owner_user_id.is_(None) & Task.owner_team_id.in_(teams)) if teams else False))
-
-
-def my_open_tasks(user, *, offset: int = 0, limit: int = MY_TASKS_PAGE_SIZE) -> list[Task]:
-    """Tasks I own, or my teams own, on incidents I may see; soonest deadline first."""
-    query = (
-        select(Task)
-        .where(*_my_open_filter(user))
-        .options(selectinload(Task.incident), selectinload(Task.relative))
-        .order_by(Task.due_at.is_(None), Task.due_at, Task.id)
-        .offset(offset).limit(limit)
-    )
-    return db.session.scalars(query).all()
-
-
-def count_my_open_tasks(user) -> int:
-    return db.session.scalar(select(func.count()).select_from(Task).where(*_my_open_filter(user))) or 0
-
 
 @bp.get("/me/tasks")
 @login_required

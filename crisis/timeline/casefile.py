@@ -22,20 +22,9 @@ from sqlalchemy.orm import Session, aliased
 from crisis.auth.models import User
 from crisis.core.holidays import STOCKHOLM
 from crisis.incidents.models import Incident, IncidentAssignment, Relative
+from crisis.timeline.kinds import ACCESS, KINDS, kind_label  # noqa: F401  (the case file's pages and PDF read them here)
 from crisis.timeline.models import AccessLog, TimelineEvent
 
-ACCESS = "access"
-# The kinds a reviewer filters by, in the order the page offers them.
-KINDS = {
-    "incident": _l("Incident"),
-    "task": _l("Tasks"),
-    "relative": _l("Relatives"),
-    "message": _l("Messages"),
-    "dispatch": _l("Dispatches"),
-    "followup": _l("Follow-ups"),
-    "staff": _l("Staff"),
-    ACCESS: _l("Record access"),
-}
 PROCESS_ACTORS = {"system": _l("System"), "scheduler": _l("Scheduler"), "sms": _l("SMS service"),
                   "twilio": _l("SMS provider"), "retention": _l("Retention"),
                   "admin-cli": _l("Administrator (command line)")}
@@ -50,10 +39,6 @@ ACCESS_ACTIONS = {
     "export_approved": _l("Approved an extract of %(label)s's data"),
     "access_withdrawn": _l("Access to the incident withdrawn: another member took the dispatch"),
 }
-
-
-def kind_label(kind: str) -> str:
-    return str(KINDS.get(kind, kind))
 
 
 def actor_label(label: str) -> str:

@@ -222,7 +222,7 @@ def when(value) -> str:
 
 def fallback(ev: Ev) -> str:
     """A neutral sentence for a type nobody wrote a renderer for (yet)."""
-    from crisis.timeline.casefile import kind_label
+    from crisis.timeline.kinds import kind_label
 
     what = ev.type.split(".", 1)[-1] if ev.type else ""
     return _("%(kind)s: %(what)s", kind=kind_label(ev.kind) if ev.kind else _("Event"),

@@ -1,0 +1,44 @@
+"""Follow-ups' answer to the playbook engine's signal (crisis.core.signals), in the caller's transaction."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from crisis.core.signals import plan_laid_out
+from crisis.followups.models import FollowUp, FollowUpStatus
+from crisis.followups.services import reset_reminder
+from crisis.playbooks.engine import working_due
+
+# A follow-up not yet done: planned, or a retry after "not reached".
+OPEN_FOLLOW_UP = (FollowUpStatus.PLANNED, FollowUpStatus.NOT_REACHED)
+
+
+@plan_laid_out.connect
+def reconcile_follow_ups(_sender, *, session, incident, follow_ups, relatives, result, **_kwargs) -> None:
+    """Bring the incident's follow-ups in line with the plan; record what changed in `result`."""
+    existing = {
+        f.key: f for f in session.scalars(select(FollowUp).where(FollowUp.incident_id == incident.id))
+    }
+    wanted = set()
+    for item in follow_ups:
+        wanted.add(item.key)
+        follow_up = existing.get(item.key)
+        due_at = working_due(item.due_at, item.acute)
+        if follow_up is None:
+            relative = relatives[item.relative_ref]
+            session.add(FollowUp(
+                incident_id=incident.id, relative_id=relative.id, key=item.key, label=item.label,
+                planned_due_at=item.due_at, due_at=due_at, acute=item.acute, channel=item.channel,
+                owner_user_id=relative.contact_person_id or incident.coordinator_id,
+            ))
+            result.followups_created.append(item.key)
+        elif follow_up.status == FollowUpStatus.PLANNED and follow_up.planned_due_at != item.due_at:
+            follow_up.planned_due_at = item.due_at
+            follow_up.due_at = due_at
+            reset_reminder(follow_up)  # the new date gets its own reminder
+            result.followups_redated.append(item.key)
+    for key, follow_up in existing.items():
+        if key not in wanted and follow_up.status in OPEN_FOLLOW_UP:
+            follow_up.status = FollowUpStatus.CANCELLED
+            follow_up.cancel_reason = "condition_no_longer_holds"
+            result.followups_cancelled.append(key)

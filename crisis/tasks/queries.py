@@ -1,0 +1,39 @@
+"""The "my tasks" query, shared by the page (crisis.tasks.routes) and the API (crisis.tasks.api)."""
+
+from __future__ import annotations
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from crisis.core.db import db
+from crisis.incidents import access
+from crisis.tasks.models import Task, TaskStatus
+
+OPEN = (TaskStatus.OPEN, TaskStatus.IN_PROGRESS, TaskStatus.BLOCKED)
+# Tasks on one page of "My tasks"; more are on the next pages, and the page says so.
+MY_TASKS_PAGE_SIZE = 300
+
+
+def my_tasks_query(session: Session, user) -> Select:
+    """Open tasks `user` owns, or `user`'s teams own, on incidents `user` may see; soonest deadline first."""
+    teams = access.team_ids_of(session, user)
+    visible = access.visible_incidents(user).with_only_columns(access.Incident.id)
+    return (
+        select(Task)
+        .where(Task.status.in_(OPEN), Task.incident_id.in_(visible),
+               or_(Task.owner_user_id == user.id,
+                   (Task.owner_user_id.is_(None) & Task.owner_team_id.in_(teams)) if teams else False))
+        .options(selectinload(Task.incident), selectinload(Task.relative))
+        .order_by(Task.due_at.is_(None), Task.due_at, Task.id)
+    )
+
+
+def my_open_tasks(user, *, offset: int = 0, limit: int = MY_TASKS_PAGE_SIZE) -> list[Task]:
+    """One page of `my_tasks_query` (the page shows them grouped by when they are due)."""
+    return db.session.scalars(my_tasks_query(db.session, user).offset(offset).limit(limit)).all()
+
+
+def count_my_open_tasks(user) -> int:
+    """How many open tasks `my_tasks_query` finds in all (the page says when there are more)."""
+    query = my_tasks_query(db.session, user).order_by(None).options()
+    return db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
