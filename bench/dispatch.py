@@ -152,7 +152,7 @@ def main() -> None:
         write_summary,
     )
     from crisis.messaging.sender import settings_from_config
-    from crisis.testing import FakeTwilio
+    from tests.fake_twilio import FakeTwilio
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--recipients", type=int, default=100)

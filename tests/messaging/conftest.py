@@ -9,7 +9,7 @@ import pytest
 
 from crisis.messaging.gateway import OutboxGateway, SendResult, TwilioGateway, gateway_from_config
 from crisis.messaging.sender import Pacer, SenderSettings, set_gateway
-from crisis.testing import FakeTwilio
+from tests.fake_twilio import FakeTwilio
 
 PUBLIC = "https://crisis.example.se"
 STATUS_PATH = "/webhooks/twilio/status"

@@ -7,7 +7,7 @@ import re
 import pytest
 import requests
 
-from crisis.testing import FakeTwilio
+from tests.fake_twilio import FakeTwilio
 
 
 @pytest.fixture
