@@ -77,9 +77,18 @@ def require_edit(incident: Incident) -> None:
         abort(403, _("Only coordinators change the response."))
 
 
-def show_service_error(form, error: services.IncidentError) -> None:
-    """Once: next to the field it is about, or as a flash message when it is about no field."""
+def refuse(form, error: services.IncidentError) -> None:
+    """Undoes the failed change and shows its error once: next to the field it is about, or as a flash
+    message when it is about no field."""
+    db.session.rollback()
     show_error(form, error)
+
+
+def relative_saved(relative_id: int, message: str):
+    """Commits the change to a relative's record, says so and goes back to the record."""
+    db.session.commit()
+    flash(message, "success")
+    return redirect(url_for("incidents.show_relative", relative_id=relative_id))
 
 
 # -- list -----------------------------------------------------------------------
@@ -184,8 +193,7 @@ def activate():
                         death_at=form.death_at.data if form.outcome.data == "deceased" else None,
                     )
                 except services.IncidentError as error:
-                    db.session.rollback()
-                    show_service_error(form, error)
+                    refuse(form, error)
                 else:
                     db.session.commit()
                     flash(_("Response %(ref)s activated.", ref=incident.reference), "success")
@@ -245,8 +253,7 @@ def withdraw(incident_id: int):
             try:
                 cancelled = withdraw_incident(db.session, incident, actor=current_user, reason=form.reason.data)
             except services.IncidentError as error:
-                db.session.rollback()
-                show_service_error(form, error)
+                refuse(form, error)
             else:
                 db.session.commit()
                 flash(_("Activation %(ref)s withdrawn: %(tasks)d tasks, %(followups)d follow-ups and "
@@ -328,8 +335,7 @@ def update_facts(incident_id: int):
         flash(str(error), "error")
         return render_incident(db.session.get(Incident, incident_id), status=409)
     except services.IncidentError as error:
-        db.session.rollback()
-        show_service_error(form, error)
+        refuse(form, error)
         return render_incident(db.session.get(Incident, incident_id), facts_form=form, status=422)
     db.session.commit()
     flash(_("Facts saved; deadlines updated."), "success")
@@ -354,8 +360,7 @@ def add_relative(incident_id: int):
             protected_identity=form.protected_identity.data, person_id=form.person_id.data or None,
         )
     except services.IncidentError as error:
-        db.session.rollback()
-        show_service_error(form, error)
+        refuse(form, error)
         return render_incident(db.session.get(Incident, incident_id), relative_form=form, status=422)
     db.session.commit()
     flash(_("%(label)s added.", label=relative.label), "success")
@@ -505,12 +510,9 @@ def record_consent(relative_id: int):
             note=form.note.data,
         )
     except services.IncidentError as error:
-        db.session.rollback()
-        show_service_error(form, error)
+        refuse(form, error)
         return render_relative(db.session.get(Relative, relative_id), consent_form=form, status=422)
-    db.session.commit()
-    flash(_("Consent recorded."), "success")
-    return redirect(url_for("incidents.show_relative", relative_id=relative.id))
+    return relative_saved(relative.id, _("Consent recorded."))
 
 
 @bp.post("/relatives/<int:relative_id>/contact-person")
@@ -525,12 +527,9 @@ def set_contact_person(relative_id: int):
     try:
         services.set_contact_person(db.session, relative, actor=current_user, user_id=form.user_id.data or None)
     except services.IncidentError as error:
-        db.session.rollback()
-        show_service_error(form, error)
+        refuse(form, error)
         return render_relative(db.session.get(Relative, relative_id), contact_form=form, status=422)
-    db.session.commit()
-    flash(_("Contact person saved."), "success")
-    return redirect(url_for("incidents.show_relative", relative_id=relative.id))
+    return relative_saved(relative.id, _("Contact person saved."))
 
 
 @bp.post("/relatives/<int:relative_id>/referrals")
@@ -547,11 +546,8 @@ def refer(relative_id: int):
         services.refer(db.session, relative, actor=current_user, organisation_code=form.organisation.data,
                        note=form.note.data)
     except services.IncidentError as error:
-        db.session.rollback()
-        show_service_error(form, error)
+        refuse(form, error)
         return render_relative(db.session.get(Relative, relative_id), referral_form=form, status=422)
-    db.session.commit()
-    flash(_("Referral recorded."), "success")
-    return redirect(url_for("incidents.show_relative", relative_id=relative.id))
+    return relative_saved(relative.id, _("Referral recorded."))
 
 
