@@ -269,30 +269,41 @@ def escalate_overdue_follow_ups(session: Session, *, now: datetime, limit: int =
         )
         .execution_options(populate_existing=True)
     ).all()
+    return escalate_marked(session, rows, report, now=now, overdue=_follow_up_overdue,
+                           escalate_one=_escalate_follow_up, table=follow_ups, mark="escalated_at",
+                           noun="follow-up", log=log)
+
+
+def escalate_marked(session: Session, rows: list, report, *, now: datetime, overdue, escalate_one, table,
+                    mark: str, noun: str, log: logging.Logger):
+    """Escalates rows a sweep has marked (`mark` set) in the caller's transaction, into `report`
+    (escalated, ids, failed). Fast path: the whole batch in one savepoint and a fixed number of statements.
+    When one of them fails, row by row: a row that fails has its mark cleared (its version left alone),
+    so the next sweep retries it. `overdue(session, row, managers)` builds a row's Overdue for the batch;
+    `escalate_one(session, row, now, texts)` escalates one row alone."""
     texts = StaffTexts(session)
     managers: dict = {}
     try:
         # Fast path: the whole batch in one savepoint, a fixed number of statements.
         with session.begin_nested():
-            escalate_in_bulk(session, [_follow_up_overdue(session, f, managers) for f in rows],
-                             texts=texts, now=now)
+            escalate_in_bulk(session, [overdue(session, row, managers) for row in rows], texts=texts, now=now)
         report.escalated = len(rows)
-        report.ids = [f.id for f in rows]
+        report.ids = [row.id for row in rows]
         return report
     except Exception:
         log.warning("an escalation in a batch of %d failed; retrying the batch row by row", len(rows))
-    for follow_up in rows:
+    for row in rows:
         try:
             with session.begin_nested():
-                _escalate_follow_up(session, follow_up, now, texts)
+                escalate_one(session, row, now, texts)
         except Exception:
-            log.exception("escalation of follow-up %s failed; it is retried next sweep", follow_up.id)
-            session.execute(update(follow_ups).where(follow_ups.c.id == follow_up.id)
-                            .values(escalated_at=None, updated_at=follow_ups.c.updated_at))
+            log.exception("escalation of %s %s failed; it is retried next sweep", noun, row.id)
+            session.execute(update(table).where(table.c.id == row.id)
+                            .values({mark: None, "updated_at": table.c.updated_at}))
             report.failed += 1
             continue
         report.escalated += 1
-        report.ids.append(follow_up.id)
+        report.ids.append(row.id)
     return report
 
 

@@ -20,7 +20,7 @@ from crisis.core.db import db, utcnow
 from crisis.followups.batches import batch_ids
 from crisis.followups.escalation import (
     Overdue,
-    escalate_in_bulk,
+    escalate_marked,
     in_working_hours,
     notify_list,
     notify_overdue,
@@ -123,30 +123,8 @@ def escalate_overdue_tasks(session: Session, *, now: datetime, limit: int = BATC
         )
         .execution_options(populate_existing=True)
     ).all()
-    texts = StaffTexts(session)
-    managers: dict = {}
-    try:
-        # Fast path: the whole batch in one savepoint, a fixed number of statements.
-        with session.begin_nested():
-            escalate_in_bulk(session, [_task_overdue(session, t, managers) for t in rows], texts=texts, now=now)
-        report.escalated = len(rows)
-        report.ids = [t.id for t in rows]
-        return report
-    except Exception:
-        log.warning("an escalation in a batch of %d failed; retrying the batch row by row", len(rows))
-    for task in rows:
-        try:
-            with session.begin_nested():
-                _escalate_task(session, task, now, texts)
-        except Exception:
-            log.exception("escalation of task %s failed; it is retried next sweep", task.id)
-            session.execute(update(tasks).where(tasks.c.id == task.id)
-                            .values(overdue_notified_at=None, updated_at=tasks.c.updated_at))
-            report.failed += 1
-            continue
-        report.escalated += 1
-        report.ids.append(task.id)
-    return report
+    return escalate_marked(session, rows, report, now=now, overdue=_task_overdue, escalate_one=_escalate_task,
+                           table=tasks, mark="overdue_notified_at", noun="task", log=log)
 
 
 def _task_overdue(session: Session, task: Task, managers: dict) -> Overdue:
