@@ -25,12 +25,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
 from sqlalchemy import and_, or_, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from crisis.auth.models import Availability, Role, User, UserRole
 from crisis.core.db import utcnow
 from crisis.core.holidays import STOCKHOLM
-from crisis.followups.batches import batch_ids
+from crisis.followups.batches import batch_ids, marked_follow_ups
 from crisis.followups.models import FollowUp
 from crisis.followups.notify import (
     StaffTexts,
@@ -259,16 +259,7 @@ def escalate_overdue_follow_ups(session: Session, *, now: datetime, limit: int =
     ).scalars().all()
     if not ids:
         return report
-    rows = session.scalars(
-        select(FollowUp).where(FollowUp.id.in_(ids)).order_by(FollowUp.due_at, FollowUp.id)
-        .options(
-            selectinload(FollowUp.owner),
-            selectinload(FollowUp.relative).selectinload(Relative.incident).selectinload(Incident.coordinator),
-            selectinload(FollowUp.relative).selectinload(Relative.incident)
-            .selectinload(Incident.playbook_snapshot),
-        )
-        .execution_options(populate_existing=True)
-    ).all()
+    rows = marked_follow_ups(session, ids)
     return escalate_marked(session, rows, report, now=now, overdue=_follow_up_overdue,
                            escalate_one=_escalate_follow_up, table=follow_ups, mark="escalated_at",
                            noun="follow-up", log=log)

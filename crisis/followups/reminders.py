@@ -37,12 +37,12 @@ from datetime import UTC, datetime, time, timedelta
 
 from sqlalchemy import and_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from crisis.auth.models import User
 from crisis.core.db import utcnow
 from crisis.core.holidays import STOCKHOLM
-from crisis.followups.batches import batch_ids
+from crisis.followups.batches import batch_ids, marked_follow_ups
 from crisis.followups.models import FollowUp
 from crisis.followups.notify import (
     StaffTexts,
@@ -210,16 +210,7 @@ def send_claimed_reminders(session: Session, ids: list[int], *, token: str, now:
     report.skipped = len(ids) - len(still_ours)
     if not still_ours:
         return report
-    rows = session.scalars(
-        select(FollowUp).where(FollowUp.id.in_(still_ours)).order_by(FollowUp.due_at, FollowUp.id)
-        .options(
-            selectinload(FollowUp.owner),
-            selectinload(FollowUp.relative).selectinload(Relative.incident).selectinload(Incident.coordinator),
-            selectinload(FollowUp.relative).selectinload(Relative.incident)
-            .selectinload(Incident.playbook_snapshot),
-        )
-        .execution_options(populate_existing=True)
-    ).all()
+    rows = marked_follow_ups(session, still_ours)
     texts = StaffTexts(session)
     try:
         # Fast path: the whole batch in one savepoint and a fixed number of
