@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask import url_for
 from flask_login import current_user
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from crisis.auth.models import Role
@@ -48,7 +48,7 @@ from crisis.incidents.serializers import (
 )
 from crisis.tasks import services
 from crisis.tasks.models import Task, TaskCategory, TaskStatus
-from crisis.tasks.queries import my_tasks_query
+from crisis.tasks.queries import mine, my_tasks_query
 
 
 class NoteReader:
@@ -123,9 +123,7 @@ def list_incident_tasks(incident_id: int):
     if "relative_id" in args:
         query = query.where(Task.relative_id == args["relative_id"])
     if args.get("mine"):
-        teams = access.team_ids_of(db.session, current_user)
-        unclaimed_team_task = Task.owner_user_id.is_(None) & Task.owner_team_id.in_(teams) if teams else False
-        query = query.where(or_(Task.owner_user_id == current_user.id, unclaimed_team_task))
+        query = query.where(mine(db.session, current_user))
     tasks, next_cursor = page_of_query(
         db.session,
         query.options(selectinload(Task.relative), selectinload(Task.incident))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from crisis.core.db import db
@@ -14,15 +14,19 @@ OPEN = (TaskStatus.OPEN, TaskStatus.IN_PROGRESS, TaskStatus.BLOCKED)
 MY_TASKS_PAGE_SIZE = 300
 
 
+def mine(session: Session, user) -> ColumnElement[bool]:
+    """Tasks `user` owns, or `user`'s teams own and no one has taken (one query for the teams)."""
+    teams = access.team_ids_of(session, user)
+    return or_(Task.owner_user_id == user.id,
+               (Task.owner_user_id.is_(None) & Task.owner_team_id.in_(teams)) if teams else False)
+
+
 def my_tasks_query(session: Session, user) -> Select:
     """Open tasks `user` owns, or `user`'s teams own, on incidents `user` may see; soonest deadline first."""
-    teams = access.team_ids_of(session, user)
     visible = access.visible_incidents(user).with_only_columns(access.Incident.id)
     return (
         select(Task)
-        .where(Task.status.in_(OPEN), Task.incident_id.in_(visible),
-               or_(Task.owner_user_id == user.id,
-                   (Task.owner_user_id.is_(None) & Task.owner_team_id.in_(teams)) if teams else False))
+        .where(Task.status.in_(OPEN), Task.incident_id.in_(visible), mine(session, user))
         .options(selectinload(Task.incident), selectinload(Task.relative))
         .order_by(Task.due_at.is_(None), Task.due_at, Task.id)
     )
