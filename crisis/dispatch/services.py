@@ -39,6 +39,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from crisis.auth.models import Availability, Role, User, UserRole
 from crisis.core.db import utcnow
 from crisis.dispatch.models import Dispatch, DispatchAttempt, DispatchStatus
+from crisis.dispatch.order import alert_order, on_call_problem
 from crisis.incidents.access import is_assigned
 from crisis.incidents.models import IncidentAssignment
 from crisis.messaging.models import Message, MessageStatus
@@ -201,19 +202,9 @@ def alert_text(dispatch: Dispatch, kind: str, language: str) -> str:
 # -- who is alerted ------------------------------------------------------------------------------
 
 
-def team_order(team) -> list[User]:
-    """The team's on-call order: available members first, then busy ones; off duty never."""
-    members = [m.user for m in sorted(team.members, key=lambda m: m.position)]
-    members = [u for u in members if u.active and u.availability != Availability.OFF_DUTY]
-    return ([u for u in members if u.availability == Availability.AVAILABLE]
-            + [u for u in members if u.availability != Availability.AVAILABLE])
-
-
 def _team_candidates(dispatch: Dispatch) -> list[User]:
     if dispatch.team is None:
         return []
-    from crisis.oncall.dispatch_order import alert_order
-
     order = alert_order(dispatch.team)  # the person on call first (issue 12)
     if dispatch.user_id is not None:
         # A named person's dispatch continues with the team after them.
@@ -366,7 +357,6 @@ def dispatch_team(session: Session, *, incident, team, actor, purpose: str = "in
 
 def _alert_coordinator_if_on_call_unreachable(session: Session, dispatch: Dispatch, now: datetime) -> None:
     """Issue 12: nobody on call reachable → the coordinator hears at once (crisis.oncall.dispatch_order)."""
-    from crisis.oncall.dispatch_order import alert_coordinator_now, on_call_problem
 
     on_call, reason = on_call_problem(session, dispatch.team, now)
     if on_call is not None and reason is not None:
@@ -776,3 +766,24 @@ def _iso(value: datetime | None) -> str | None:
 
 def message_statuses(dispatch: Dispatch) -> dict[int, MessageStatus]:
     return {a.message.id: a.message.status for a in dispatch.attempts if a.message is not None}
+
+
+def alert_coordinator_now(session: Session, dispatch, *, reason: str, now: datetime | None = None,
+                          user_id: int | None = None) -> list:
+    """Tell the incident's coordinator at once, keeping the dispatch's own escalation going.
+
+    The dispatch records why (`unreachable_reason`), which its page and the API show.
+    """
+    now = now or utcnow()
+    dispatch.unreachable_reason = reason
+    alerted_before = {a.user_id for a in dispatch.attempts}
+    coordinators = [u for u in incident_coordinators(session, dispatch.incident) if u.id not in alerted_before]
+    alerted = _alert(session, dispatch, coordinators, level=dispatch.escalation_level,
+                     kind="dispatch_escalation", now=now)
+    record_event(
+        session, kind="dispatch", type="dispatch.coordinator_alerted", actor="scheduler",
+        incident_id=dispatch.incident_id, subject=dispatch,
+        summary=f"Dispatch {dispatch.reference}: coordinator alerted at once ({reason})",
+        data={**_dispatch_data(dispatch), **_alert_data(alerted), "reason": reason, "unreachable_user_id": user_id},
+    )
+    return alerted

@@ -44,7 +44,7 @@ def preview_activation(session: Session, *, playbook: Playbook, district: Distri
     on_call = problem = None
     members: list[User] = []
     if team is not None:
-        from crisis.oncall.dispatch_order import alert_order, on_call_problem
+        from crisis.dispatch.order import alert_order, on_call_problem
 
         # The order a dispatch of this team would alert in (issue 12): on call, the team's order.
         members = alert_order(team, now)
