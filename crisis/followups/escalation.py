@@ -346,10 +346,17 @@ def _escalate_follow_up(session: Session, follow_up: FollowUp, now: datetime, te
 def run_followup_escalation(session: Session, *, now: datetime | None = None, limit: int = BATCH_SIZE,
                             max_batches: int | None = None) -> EscalationReport:
     now = now or utcnow()
-    total = EscalationReport()
+    return sweep_in_batches(session, EscalationReport(),
+                            lambda: escalate_overdue_follow_ups(session, now=now, limit=limit),
+                            limit=limit, max_batches=max_batches)
+
+
+def sweep_in_batches(session: Session, total, one_batch, *, limit: int, max_batches: int | None):
+    """Runs `one_batch()` and commits it, batch after batch, adding each into `total` (batches, escalated,
+    failed, ids), until a batch is short or has a failure, or `max_batches` have run."""
     while max_batches is None or total.batches < max_batches:
         try:
-            batch = escalate_overdue_follow_ups(session, now=now, limit=limit)
+            batch = one_batch()
             session.commit()
         except Exception:
             session.rollback()

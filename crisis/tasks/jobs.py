@@ -25,6 +25,7 @@ from crisis.followups.escalation import (
     notify_list,
     notify_overdue,
     overdue_recipients,
+    sweep_in_batches,
 )
 from crisis.followups.notify import StaffTexts, public_url_for
 from crisis.incidents.models import Incident, IncidentStatus
@@ -177,21 +178,9 @@ def run_task_escalation(session: Session, *, now: datetime | None = None, limit:
         session.commit()  # end the read before the writes (SQLite upgrades no stale snapshot)
         if not only_offsets:
             return TaskEscalationReport()
-    total = TaskEscalationReport()
-    while max_batches is None or total.batches < max_batches:
-        try:
-            batch = escalate_overdue_tasks(session, now=now, limit=limit, only_offsets=only_offsets)
-            session.commit()
-        except Exception:
-            session.rollback()
-            raise
-        total.batches += 1
-        total.escalated += batch.escalated
-        total.failed += batch.failed
-        total.ids.extend(batch.ids)
-        if batch.failed or batch.escalated < limit:
-            break
-    return total
+    return sweep_in_batches(session, TaskEscalationReport(),
+                            lambda: escalate_overdue_tasks(session, now=now, limit=limit, only_offsets=only_offsets),
+                            limit=limit, max_batches=max_batches)
 
 
 @interval_job("tasks.overdue_escalation", 120)
