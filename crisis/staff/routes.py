@@ -112,7 +112,9 @@ def edit(user_id: int):
                            tokens=tokens, member_of=member_of, opted_out=_opted_out(user)), status
 
 
-def _admin_action(user_id: int, action, done: str):
+def _admin_action(user_id: int, action, done: str, *, end_sockets: bool = False):
+    """Run `action(user)` and commit; refused: (redirect, None). `end_sockets` closes the user's
+    live sockets once the change (which ended their sessions) is committed."""
     user = _staff(user_id)
     try:
         result = action(user)
@@ -121,6 +123,8 @@ def _admin_action(user_id: int, action, done: str):
         flash(_error(error), "error")
         return redirect(url_for("staff.edit", user_id=user.id)), None
     db.session.commit()
+    if end_sockets:
+        services.disconnect_sockets(user_id)
     flash(done, "success")
     return None, (user, result)
 
@@ -129,9 +133,8 @@ def _admin_action(user_id: int, action, done: str):
 @roles_required(Role.ADMIN)
 def deactivate(user_id: int):
     refused, _done = _admin_action(user_id, lambda u: services.deactivate(db.session, u, actor=current_user),
-                                   _("The account is deactivated; its sessions and tokens have ended."))
-    if refused is None:
-        services.disconnect_sockets(user_id)
+                                   _("The account is deactivated; its sessions and tokens have ended."),
+                                   end_sockets=True)
     return refused or redirect(url_for("staff.edit", user_id=user_id))
 
 
@@ -147,10 +150,9 @@ def reactivate(user_id: int):
 @roles_required(Role.ADMIN)
 def reset_password(user_id: int):
     refused, done = _admin_action(user_id, lambda u: services.reset_password(db.session, u, actor=current_user),
-                                  _("The password is reset."))
+                                  _("The password is reset."), end_sockets=True)
     if refused is not None:
         return refused
-    services.disconnect_sockets(user_id)
     user, link = done
     return render_template("staff/link_issued.html", user=user, link=link.url, purpose="reset", sent_by_sms=False)
 
@@ -159,9 +161,8 @@ def reset_password(user_id: int):
 @roles_required(Role.ADMIN)
 def reset_two_factor(user_id: int):
     refused, _done = _admin_action(user_id, lambda u: services.reset_two_factor(db.session, u, actor=current_user),
-                                   _("Two-factor authentication is reset; they set it up at their next login."))
-    if refused is None:
-        services.disconnect_sockets(user_id)
+                                   _("Two-factor authentication is reset; they set it up at their next login."),
+                                   end_sockets=True)
     return refused or redirect(url_for("staff.edit", user_id=user_id))
 
 
