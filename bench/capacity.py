@@ -23,78 +23,28 @@ import argparse
 import os
 import random
 import re
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.common import add_server_argument, alternate, own_database, stats, write_summary  # noqa: E402
+from bench.common import (  # noqa: E402
+    Server,
+    add_server_argument,
+    alternate,
+    gunicorn,
+    own_database,
+    stats,
+    stop,
+    wait_healthy,
+    write_summary,
+)
 
-BIN = Path(sys.executable).parent
-THREADS = 256
 WRITE_SHARE = 0.05
-
-
-@dataclass
-class Server:
-    url: str
-    process: subprocess.Popen
-    log: Path
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def gunicorn(target: str, env: dict, log_dir: Path, name: str) -> Server:
-    port = free_port()
-    log = log_dir / f"{name}.log"
-    command = [str(BIN / "gunicorn"), "--worker-class", "gthread", "--workers", "1", "--threads", str(THREADS),
-               "--bind", f"127.0.0.1:{port}", "--no-control-socket", "--timeout", "120", "--chdir", str(ROOT),
-               target]
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, env={**env, "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}"},
-                                   stdout=out, stderr=subprocess.STDOUT)
-    return Server(f"http://127.0.0.1:{port}", process, log)
-
-
-def wait_healthy(servers: list[Server], timeout: float = 120) -> None:
-    import requests
-
-    deadline = time.monotonic() + timeout
-    for server in servers:
-        while True:
-            if server.process.poll() is not None:
-                raise SystemExit(f"{server.url} exited:\n{server.log.read_text()[-3000:]}")
-            try:
-                if requests.get(f"{server.url}/healthz", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit(f"{server.url} did not start:\n{server.log.read_text()[-3000:]}")
-            time.sleep(0.3)
-
-
-def stop(servers: list[Server]) -> None:
-    for server in servers:
-        if server.process.poll() is None:
-            server.process.terminate()
-    for server in servers:
-        try:
-            server.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.process.kill()
-            server.process.wait(timeout=20)
 
 
 def login_cookies(url: str, email: str, password: str):
@@ -209,10 +159,11 @@ def main() -> int:
         for n, kind in alternate(args.rounds):
             log_dir = Path(work)
             if kind == "product":
-                servers = [gunicorn("crisis.wsgi:app", env, log_dir, f"web{i}-{n}") for i in range(args.processes)]
+                servers = [gunicorn("crisis.wsgi:app", env, log_dir, f"web{i}-{n}", chdir=ROOT)
+                           for i in range(args.processes)]
                 cookies = {}
                 try:
-                    wait_healthy(servers)
+                    wait_healthy(servers, time.monotonic() + 120)
                     for server in servers:
                         cookies[server.url] = login_cookies(server.url, world["email"], PASSWORD)
                     result = run_phase(servers, args.users, args.seconds, product_request,
@@ -220,10 +171,10 @@ def main() -> int:
                 finally:
                     stop(servers)
             else:
-                servers = [gunicorn("bench.floor_app:app", env, log_dir, f"floor{i}-{n}")
+                servers = [gunicorn("bench.floor_app:app", env, log_dir, f"floor{i}-{n}", chdir=ROOT)
                            for i in range(args.processes)]
                 try:
-                    wait_healthy(servers)
+                    wait_healthy(servers, time.monotonic() + 120)
                     result = run_phase(servers, args.users, args.seconds, floor_request, lambda http, server: None)
                 finally:
                     stop(servers)

@@ -17,12 +17,15 @@ import json
 import os
 import secrets
 import signal
+import socket
 import statistics
+import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
@@ -99,3 +102,66 @@ def alternate(rounds: int) -> Iterator[tuple[int, str]]:
         order = ("product", "baseline") if n % 2 == 0 else ("baseline", "product")
         for kind in order:
             yield n, kind
+
+
+# -- gunicorn processes of the Procfile layout (capacity, fanout) ----------------------------
+
+#: gunicorn threads per process: each WebSocket holds one (threading mode).
+THREADS = 256
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen
+    log: Path
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def gunicorn(target: str, env: dict, log_dir: Path, name: str, chdir: Path | None = None) -> Server:
+    """One web process as the Procfile starts it (gthread, one worker), on a free local port."""
+    port = free_port()
+    log = log_dir / f"{name}.log"
+    command = [str(Path(sys.executable).parent / "gunicorn"), "--worker-class", "gthread", "--workers", "1",
+               "--threads", str(THREADS), "--bind", f"127.0.0.1:{port}", "--no-control-socket", "--timeout", "120"]
+    if chdir is not None:
+        command += ["--chdir", str(chdir)]
+    with log.open("wb") as out:
+        process = subprocess.Popen(command + [target], env={**env, "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}"},
+                                   stdout=out, stderr=subprocess.STDOUT)
+    return Server(f"http://127.0.0.1:{port}", process, log)
+
+
+def wait_healthy(servers: list[Server], deadline: float) -> None:
+    """Wait until each answers /healthz, or stop the bench with its log (`deadline`: time.monotonic())."""
+    import requests
+
+    for server in servers:
+        while True:
+            if server.process.poll() is not None:
+                raise SystemExit(f"{server.url} exited:\n{server.log.read_text()[-3000:]}")
+            try:
+                if requests.get(f"{server.url}/healthz", timeout=2).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit(f"{server.url} did not start:\n{server.log.read_text()[-3000:]}")
+            time.sleep(0.2)
+
+
+def stop(servers: list[Server]) -> None:
+    for server in servers:
+        if server.process.poll() is None:
+            server.process.terminate()
+    for server in servers:
+        try:
+            server.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.process.kill()
+            server.process.wait(timeout=20)

@@ -32,7 +32,6 @@ import asyncio
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -46,10 +45,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from bench.common import Server, gunicorn, stop, wait_healthy  # noqa: E402, F401  (Server: type of servers)
+
 BIN = Path(sys.executable).parent
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/7")
 NAMESPACE = "/live"
-THREADS = 256  # gunicorn threads per process: each WebSocket holds one (threading mode)
 
 
 # -- the floor: python-socketio alone, served by gunicorn (`fanout:bare_app()`) ------------
@@ -86,61 +87,6 @@ def bare_app():
 
 
 # -- processes -------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@dataclass
-class Server:
-    url: str
-    process: subprocess.Popen
-    log: Path
-
-
-def gunicorn(target: str, env: dict, log_dir: Path, name: str, chdir: Path | None = None) -> Server:
-    port = free_port()
-    log = log_dir / f"{name}.log"
-    command = [str(BIN / "gunicorn"), "--worker-class", "gthread", "--workers", "1", "--threads", str(THREADS),
-               "--bind", f"127.0.0.1:{port}", "--no-control-socket", "--timeout", "120"]
-    if chdir is not None:
-        command += ["--chdir", str(chdir)]
-    with log.open("wb") as out:
-        process = subprocess.Popen(command + [target], env={**env, "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}"},
-                                   stdout=out, stderr=subprocess.STDOUT)
-    return Server(f"http://127.0.0.1:{port}", process, log)
-
-
-def wait_healthy(servers: list[Server], deadline: float) -> None:
-    import requests
-
-    for server in servers:
-        while True:
-            if server.process.poll() is not None:
-                raise SystemExit(f"{server.url} exited:\n{server.log.read_text()[-3000:]}")
-            try:
-                if requests.get(f"{server.url}/healthz", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit(f"{server.url} did not start:\n{server.log.read_text()[-3000:]}")
-            time.sleep(0.2)
-
-
-def stop(servers: list[Server]) -> None:
-    for server in servers:
-        if server.process.poll() is None:
-            server.process.terminate()
-    for server in servers:
-        try:
-            server.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.process.kill()
-            server.process.wait(timeout=15)
 
 
 # -- clients ---------------------------------------------------------------------------------
