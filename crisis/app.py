@@ -108,7 +108,7 @@ BLUEPRINTS = [
     "crisis.playbooks.routes", "crisis.dispatch.routes", "crisis.messaging.routes",
     "crisis.messaging.webhooks", "crisis.followups.routes", "crisis.live.routes",
     "crisis.timeline.routes", "crisis.reports.routes", "crisis.retention.routes",
-    "crisis.staff.routes", "crisis.oncall.routes",
+    "crisis.staff.routes", "crisis.oncall.routes", "crisis.pwa.routes",
 ]
 API_MODULES = [
     "crisis.auth.api", "crisis.incidents.api", "crisis.tasks.api", "crisis.dispatch.api",

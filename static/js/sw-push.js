@@ -1,0 +1,2 @@
+/* Push alerts (issue 16, item 4): written by the push work. */
+"use strict";
