@@ -180,7 +180,9 @@ def render_follow_up(follow_up: FollowUp, *, outcome_form=None, reschedule_form=
                 and not relative.protected_identity)
     if can_call:
         # The page shows the relative's number: an opening of their record (logguppföljning).
-        log_access(db.session, user=current_user, relative=relative, action="followup_view")
+        # Fetched ahead by the phone for reading offline (docs/phone.md): logged as a copy to it.
+        action = "offline_copy" if request.headers.get("X-Offline-Prefetch") == "1" else "followup_view"
+        log_access(db.session, user=current_user, relative=relative, action=action)
         db.session.commit()
     history = db.session.scalars(
         select(TimelineEvent).where(TimelineEvent.subject_type == "followup",

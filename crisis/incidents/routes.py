@@ -390,7 +390,9 @@ def show_relative(relative_id: int):
             reason = remembered_reason(relative.id)
         if reason is None:
             return render_template("incidents/relative_reason.html", relative=relative, form=reason_form)
-    log_access(db.session, user=current_user, relative=relative, action="view", reason=reason,
+    # The phone fetching the record ahead for reading offline (docs/phone.md) is logged as a copy to it.
+    action = "offline_copy" if request.headers.get("X-Offline-Prefetch") == "1" else "view"
+    log_access(db.session, user=current_user, relative=relative, action=action, reason=reason,
                assigned=access.is_assigned(db.session, current_user, relative.incident_id))
     db.session.commit()
     return render_relative(relative)

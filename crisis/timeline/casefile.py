@@ -38,6 +38,8 @@ ACCESS_ACTIONS = {
     "export_requested": _l("Asked for an extract of %(label)s's data (a second person must approve)"),
     "export_approved": _l("Approved an extract of %(label)s's data"),
     "access_withdrawn": _l("Access to the incident withdrawn: another member took the dispatch"),
+    # Issue 16: the outreach worker's phone fetched the record ahead for reading without a connection.
+    "offline_copy": _l("Kept the record of %(label)s on their phone for reading without a connection"),
 }
 
 
