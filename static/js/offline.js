@@ -339,6 +339,23 @@
     }).catch(function () { return { detail: response.status + " " + response.statusText, body: {} }; });
   }
 
+  /* A follow-up that is still open on the server has no outcome of anyone else's to overwrite: the
+     version moved only because it was re-dated (for instance by the first contact sent just before). */
+  function rebasable(item, server) {
+    return item.kind === "followup" && !item.rebased && server && server.open === true && server.version;
+  }
+
+  function markStuck(item, response, server) {
+    return problemOf(response).then(function (problem) {
+      var stale = response.status === 409 || response.status === 412;
+      item.state = stale ? "conflict" : "error";
+      item.message = stale ? "" : problem.detail;
+      item.status = response.status;
+      item.server = server;
+      return queue.put(item).then(function () { return true; });
+    });
+  }
+
   function sendAll() {
     if (sending) return sending;
     if (!navigator.onLine) return Promise.resolve(false);
@@ -356,14 +373,24 @@
             return request(item, token).then(function (response) {
               if (response.ok) return queue.remove(item.id).then(function () { return true; });
               if (response.status === 401) { say(text.session_ended, "error"); forgetKeptPages(); return false; }
-              blocked[key] = true;
               return problemOf(response).then(function (problem) {
                 var stale = (response.status === 409 || response.status === 412) && item.kind !== "ack";
-                item.state = stale ? "conflict" : "error";
-                item.message = problem.detail;
-                item.status = response.status;
                 return (stale ? currentOnServer(item) : Promise.resolve(null)).then(function (server) {
+                  if (stale && rebasable(item, server)) {
+                    // Nobody's outcome is overwritten: send it again once, against the version there is now.
+                    item.version = server.version;
+                    item.rebased = true;
+                    return request(item, token).then(function (again) {
+                      if (again.ok) return queue.remove(item.id).then(function () { return true; });
+                      blocked[key] = true;
+                      return markStuck(item, again, server);
+                    });
+                  }
+                  item.state = stale ? "conflict" : "error";
+                  item.message = stale ? "" : problem.detail;  // a conflict shows both values instead
+                  item.status = response.status;
                   item.server = server;
+                  blocked[key] = true;
                   return queue.put(item).then(function () { return true; });
                 });
               });
@@ -399,6 +426,7 @@
         if (target.dataset.action === "drop") return queue.remove(id);
         if (target.dataset.action === "keep" && item.server && item.server.version) item.version = item.server.version;
         item.state = "waiting";
+        delete item.rebased;
         delete item.message;
         delete item.server;
         return queue.put(item);

@@ -24,10 +24,13 @@
                       "/static/js/followups.js", "/static/icons/icon-192.png"];
   var REFRESH_EVERY_MS = 60 * 1000;
   var lastRefresh = 0;
+  // Raised each time everything is emptied: a fetch that started before must not keep its page after.
+  var generation = 0;
 
   function ours(name) { return name.indexOf("krisstod-") === 0; }
 
   function emptyAll() {
+    generation += 1;
     return caches.keys().then(function (names) {
       return Promise.all(names.filter(ours).map(function (name) { return caches.delete(name); }));
     });
@@ -55,8 +58,9 @@
     });
   }
 
-  function remember(url, response) {
+  function remember(url, response, started) {
     var user = allowed(response);
+    if (started !== generation) return Promise.resolve();
     if (!user) {
       // No longer the user's to read offline (closed, reassigned, protected, logged out): forget it.
       if (response.type === "opaqueredirect" || response.status >= 500) return Promise.resolve();
@@ -87,11 +91,12 @@
 
   function page(event) {
     var request = event.request;
+    var started = generation;
     return fetch(request).then(function (response) {
       if (response.status === 401) {
         event.waitUntil(emptyAll());
       } else {
-        event.waitUntil(remember(request.url, response.clone()));
+        event.waitUntil(remember(request.url, response.clone(), started));
       }
       return response;
     }, function () {
@@ -108,6 +113,7 @@
     });
   }
 
+  /* Network first; the kept copy (refreshed with the pages) without a connection. */
   function staticFile(request) {
     return fetch(request).catch(function () {
       return caches.open(STATIC).then(function (cache) { return cache.match(request); })
@@ -130,47 +136,59 @@
     }
   });
 
-  /* Fetch ahead the pages the server lists for this user; forget kept pages it no longer lists. */
+  /* Fetch one listed page for `user`; true to go on, false when the connection is gone. */
+  function fetchAhead(cache, url, user, wanted, started) {
+    return fetch(url, { credentials: "same-origin", headers: { "X-Offline-Prefetch": "1" } })
+      .then(function (response) {
+        if (started !== generation) return false;  // logged out meanwhile: stop
+        if (allowed(response) !== user) return cache.delete(url).then(function () { return true; });
+        wanted[url] = true;
+        return stamped(response).then(function (copy) { return cache.put(url, copy); })
+          .then(function () { return true; });
+      }, function () { return false; });
+  }
+
+  /* Keep the listed pages one after the other; forget kept pages no longer listed (when all were fetched). */
+  function keepListed(listing, started) {
+    if (started !== generation) return Promise.resolve(null);
+    var name = PAGES + listing.user_id;
+    var user = String(listing.user_id);
+    var wanted = {};
+    return keepOnly(name).then(function () { return caches.open(name); }).then(function (cache) {
+      var chain = Promise.resolve(true);
+      listing.pages.forEach(function (path) {
+        var url = new URL(path, self.location.origin).href;
+        chain = chain.then(function (online) { return online && fetchAhead(cache, url, user, wanted, started); });
+      });
+      return chain.then(function (complete) {
+        if (!complete) return null;  // the connection went half-way: keep what is there
+        return cache.keys().then(function (requests) {
+          return Promise.all(requests.filter(function (r) { return !wanted[r.url]; })
+            .map(function (r) { return cache.delete(r); }));
+        });
+      }).then(function () { return Object.keys(wanted).length; });
+    });
+  }
+
+  /* Fetch ahead what the server lists for this user (crisis/pwa/offline.py): the style sheet and
+     scripts first, since a kept page is of little use without them, then the pages. */
   function refresh(force) {
     if (!force && Date.now() - lastRefresh < REFRESH_EVERY_MS) return Promise.resolve(null);
     lastRefresh = Date.now();
+    var started = generation;
     return fetch("/me/offline/pages", { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (response) {
         var json = (response.headers.get("Content-Type") || "").indexOf("application/json") === 0;
-        if (!response.ok || !json) return emptyAll().then(function () { return null; });
+        if (!response.ok || !json) return emptyAll().then(function () { return null; });  // logged out
         return response.json();
       })
       .then(function (listing) {
         if (!listing) return null;
-        if (!listing.pages.length) return emptyAll().then(function () { return 0; });
-        var name = PAGES + listing.user_id;
-        var wanted = {};
-        return keepOnly(name).then(function () { return caches.open(name); }).then(function (cache) {
-          var chain = Promise.resolve(true);
-          listing.pages.forEach(function (path) {
-            var url = new URL(path, self.location.origin).href;
-            chain = chain.then(function (online) {
-              if (!online) return false;
-              return fetch(url, { credentials: "same-origin", headers: { "X-Offline-Prefetch": "1" } })
-                .then(function (response) {
-                  if (allowed(response) !== String(listing.user_id)) return cache.delete(url).then(function () { return true; });
-                  wanted[url] = true;
-                  return stamped(response).then(function (copy) { return cache.put(url, copy); })
-                    .then(function () { return true; });
-                }, function () { return false; });
-            });
-          });
-          return chain.then(function (complete) {
-            if (!complete) return Object.keys(wanted).length;  // offline half-way: keep what is there
-            return cache.keys().then(function (requests) {
-              return Promise.all(requests.filter(function (r) { return !wanted[r.url]; })
-                .map(function (r) { return cache.delete(r); }));
-            }).then(function () {
-              return caches.open(STATIC).then(function (files) { return files.addAll(STATIC_FILES); })
-                .catch(function () { return null; });
-            }).then(function () { return Object.keys(wanted).length; });
-          });
-        });
+        if (!listing.pages.length) return emptyAll().then(function () { return 0; });  // not outreach
+        if (started !== generation) return null;
+        return caches.open(STATIC).then(function (files) { return files.addAll(STATIC_FILES); })
+          .catch(function () { return null; })
+          .then(function () { return keepListed(listing, started); });
       })
       .catch(function () { return null; });
   }
