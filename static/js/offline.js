@@ -118,7 +118,19 @@
         item.change.checklist = Array.prototype.map.call(
           form.querySelectorAll('input[type=checkbox][name^="check-"]'), function (box) { return box.checked; });
       }
-      if (form.querySelector("textarea[name=note]")) item.change.note = data.get("note") || "";
+      var noteField = form.querySelector("textarea[name=note]");
+      if (noteField) item.change.note = data.get("note") || "";
+      // What the page showed before this change (the task page only): if the server still has exactly
+      // that in the fields this change sets, a newer version (say, the task was reassigned) is no conflict.
+      var unchanged = form.querySelector(".actions button[name=status]");
+      if (unchanged) {
+        item.base = { status: unchanged.value };
+        if (item.change.checklist) {
+          item.base.checklist = Array.prototype.map.call(
+            form.querySelectorAll('input[type=checkbox][name^="check-"]'), function (box) { return box.defaultChecked; });
+        }
+        if (noteField) item.base.note = noteField.defaultValue;
+      }
       if (status === "blocked") item.change.blocked_reason = (data.get("blocked_reason") || "").trim();
       var title = form.closest(".task-card") && form.closest(".task-card").querySelector(".title");
       if (title) item.label = title.textContent.trim();
@@ -339,10 +351,23 @@
     }).catch(function () { return { detail: response.status + " " + response.statusText, body: {} }; });
   }
 
-  /* A follow-up that is still open on the server has no outcome of anyone else's to overwrite: the
-     version moved only because it was re-dated (for instance by the first contact sent just before). */
+  /* Whether a stale change overwrites nothing of anyone else's, so it may go again, once, against the
+     version there is now:
+     - a follow-up still open on the server has no outcome to overwrite (its version moved because it
+       was re-dated, for instance by the first contact sent just before);
+     - a task whose status, checklist and note are still what the page showed when the change was made
+       (its version moved for another field, for instance the owner when an alert was acknowledged). */
   function rebasable(item, server) {
-    return item.kind === "followup" && !item.rebased && server && server.open === true && server.version;
+    if (item.rebased || !server || !server.version) return false;
+    if (item.kind === "followup") return server.open === true;
+    if (item.kind !== "task" || !item.base) return false;
+    var same = server.status === item.base.status;
+    if (same && item.base.checklist) {
+      var now = (server.checklist || []).map(function (entry) { return !!entry.done; });
+      same = JSON.stringify(now) === JSON.stringify(item.base.checklist);
+    }
+    if (same && "note" in item.base) same = (server.note || "") === item.base.note;
+    return same;
   }
 
   function markStuck(item, response, server) {

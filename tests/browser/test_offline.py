@@ -17,6 +17,8 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
+from crisis.dispatch.models import Dispatch, DispatchStatus
+from crisis.dispatch.services import dispatch_staff
 from crisis.followups.models import FollowUp, FollowUpStatus
 from crisis.incidents import services
 from crisis.incidents.access import assign
@@ -104,8 +106,12 @@ def log_out_and_check_the_cache_is_empty(page, base: str) -> None:
 
 
 def test_offline_changes_wait_on_the_phone_and_reach_the_dashboard_when_the_signal_returns(
-        live_server, chromium, screenshot, session, visit):
+        app, live_server, chromium, screenshot, session, visit):
     worker, task, follow_up = visit["worker"], visit["tasks"][0], visit["follow_up"]
+    with app.app_context():  # the alert's link is signed with the app's key
+        (alert,) = dispatch_staff(session, incident=visit["incident"], users=[worker],
+                                  actor=visit["coordinator"], purpose="visit", task=session.get(Task, task.id))
+        session.commit()
     errors: list[str] = []
     # The coordinator watches the dashboard, live.
     desk = chromium.new_context(viewport=DESK, locale="sv-SE")
@@ -120,13 +126,17 @@ def test_offline_changes_wait_on_the_phone_and_reach_the_dashboard_when_the_sign
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     try:
         go_offline(context, page)
+        # The alert is acknowledged from "Mina uppgifter", without a connection.
+        page.click(".alert-card button.ack-button")
+        expect(page.locator("#offline-message")).to_contain_text("Sparat på telefonen")
+        expect(page.locator("#offline-badge")).to_have_text("1 ändring väntar")
         # A kept task, read without a connection: the page says so and since when.
         page.click(f"a[href='/tasks/{task.id}']")
         expect(page.locator("#offline-banner")).to_contain_text("Visas utan anslutning – hämtad kl. ")
         assert page.get_attribute("body", "data-offline-fetched")
         page.click("form.task-form button[name=status][value=done]")
         expect(page.locator("#offline-message")).to_contain_text("Sparat på telefonen")
-        expect(page.locator("#offline-badge")).to_have_text("1 ändring väntar")
+        expect(page.locator("#offline-badge")).to_have_text("2 ändringar väntar")
         screenshot(page, "offline-01-task-done-queued")
 
         # The follow-up's outcome, recorded offline too.
@@ -135,13 +145,14 @@ def test_offline_changes_wait_on_the_phone_and_reach_the_dashboard_when_the_sign
         page.check("input[name=outcome][value=reached]")
         page.fill("textarea[name=note]", "Pratade länge, mår bättre.")
         page.click(".outcome-form button[type=submit]")
-        expect(page.locator("#offline-badge")).to_have_text("2 ändringar väntar")
+        expect(page.locator("#offline-badge")).to_have_text("3 ändringar väntar")
 
         page.goto(f"{live_server}/me/device")
         items = page.locator("#offline-queue-list .offline-item[data-state=waiting]")
-        expect(items).to_have_count(2)
-        expect(items.first).to_contain_text("Status: Klar")
-        expect(items.nth(1)).to_contain_text("Utfall: Nådd")
+        expect(items).to_have_count(3)
+        expect(items.nth(0)).to_contain_text("Bekräfta larmet")
+        expect(items.nth(1)).to_contain_text("Status: Klar")
+        expect(items.nth(2)).to_contain_text("Utfall: Nådd")
         screenshot(page, "offline-02-waiting-on-the-device-page")
         session.expire_all()
         assert session.get(Task, task.id).status == TaskStatus.OPEN  # nothing reached the server yet
@@ -152,6 +163,10 @@ def test_offline_changes_wait_on_the_phone_and_reach_the_dashboard_when_the_sign
         expect(page.locator("#offline-badge")).to_be_hidden()
         expect(page.locator("#offline-message")).to_contain_text("är skickade")
         session.expire_all()
+        # In order: the alert acknowledged (the task became the worker's: a newer version, but its status
+        # was not touched, so "done" went on top of it), then the task done, then the follow-up
+        # (re-dated by the first contact, still open).
+        assert session.get(Dispatch, alert.id).status == DispatchStatus.ACKNOWLEDGED
         assert session.get(Task, task.id).status == TaskStatus.DONE
         synced = session.get(FollowUp, follow_up.id)
         assert synced.status == FollowUpStatus.REACHED and synced.outcome_note == "Pratade länge, mår bättre."
