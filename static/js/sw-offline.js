@@ -22,7 +22,10 @@
   var STATIC = "krisstod-static";
   var STATIC_FILES = ["/static/css/app.css", "/static/js/pwa.js", "/static/js/offline.js",
                       "/static/js/followups.js", "/static/icons/icon-192.png"];
-  var REFRESH_EVERY_MS = 60 * 1000;
+  // Pages are fetched ahead at most every 10 minutes from any page, every minute from "Mina uppgifter"
+  // or after waiting changes were sent (`force`): each fetch of a relative's record is in the access log.
+  var REFRESH_EVERY_MS = 10 * 60 * 1000;
+  var REFRESH_SOONEST_MS = 60 * 1000;
   var lastRefresh = 0;
   // Raised each time everything is emptied: a fetch that started before must not keep its page after.
   var generation = 0;
@@ -173,7 +176,7 @@
   /* Fetch ahead what the server lists for this user (crisis/pwa/offline.py): the style sheet and
      scripts first, since a kept page is of little use without them, then the pages. */
   function refresh(force) {
-    if (!force && Date.now() - lastRefresh < REFRESH_EVERY_MS) return Promise.resolve(null);
+    if (Date.now() - lastRefresh < (force ? REFRESH_SOONEST_MS : REFRESH_EVERY_MS)) return Promise.resolve(null);
     lastRefresh = Date.now();
     var started = generation;
     return fetch("/me/offline/pages", { credentials: "same-origin", headers: { Accept: "application/json" } })
