@@ -94,9 +94,14 @@
   }
 
   /* The change a submitted form stands for, or null when it is not one that can wait on the phone. */
+  /* Where a form goes (read from the attributes: a field named "method" or "action" hides the properties). */
+  function formPath(form) {
+    return new URL(form.getAttribute("action") || location.href, location.href).pathname;
+  }
+
   function describe(form, submitter) {
-    if ((form.method || "").toLowerCase() !== "post") return null;
-    var path = new URL(form.action, location.href).pathname;
+    if ((form.getAttribute("method") || "get").toLowerCase() !== "post") return null;
+    var path = formPath(form);
     var write = null, match = null;
     for (var i = 0; i < WRITES.length && !match; i++) {
       match = WRITES[i].pattern.exec(path);
@@ -469,7 +474,7 @@
 
   document.addEventListener("submit", function (event) {
     var form = event.target;
-    if (new URL(form.action, location.href).pathname === "/logout") {
+    if (formPath(form) === "/logout") {
       if (form.dataset.offlineForce) return;
       event.preventDefault();
       queue.mine().then(function (items) {
