@@ -134,6 +134,8 @@ def offline_config() -> dict:
             "no_connection": _("No connection. Changes are saved on this phone and sent when the connection "
                                "is back."),
             "saved": _("Saved on this phone. It is sent when the connection is back."),
+            "not_sent": _("Not sent: the connection was lost. Try again when it is back; this form cannot wait "
+                          "on the phone."),
             "waiting_one": _("1 change waiting"),
             "waiting_many": _("{count} changes waiting"),
             "sending": _("Sending the changes made without a connection…"),

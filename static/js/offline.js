@@ -507,10 +507,13 @@
   function takeUnsent() {
     var stashed = sessionStorage.getItem(STASH);
     sessionStorage.removeItem(STASH);
-    if (!stashed || location.hash !== "#offline-unsent") return Promise.resolve();
+    if (location.hash !== "#offline-unsent") return Promise.resolve();
     history.replaceState(null, "", location.pathname + location.search);
-    var item = JSON.parse(stashed);
-    if (item.user_id !== config.user_id) return Promise.resolve();
+    var item = stashed ? JSON.parse(stashed) : null;
+    if (!item || item.user_id !== config.user_id) {
+      say(text.not_sent, "error");  // a form that cannot wait on the phone (consent, a new date …)
+      return Promise.resolve();
+    }
     return queue.add(item).then(function () { say(text.saved, "success"); });
   }
 

@@ -239,3 +239,35 @@ def test_a_change_made_meanwhile_is_a_conflict_the_worker_decides_on(
         assert errors == []
     finally:
         context.close()
+
+
+def test_a_form_that_fails_on_the_way_is_kept_and_sent_later(live_server, chromium, session, visit):
+    """With a connection the form is sent as usual; when that request fails on the way, the service
+    worker goes back to the page and the change is queued instead of lost, then sent."""
+    worker, task = visit["worker"], visit["tasks"][0]
+    context, page = phone_with_kept_pages(chromium, live_server, worker, [f"/tasks/{task.id}"])
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    lost: list[str] = []
+
+    def drop_form_posts(route):
+        if route.request.method == "POST" and not route.request.url.startswith(f"{live_server}/api/"):
+            lost.append(route.request.url)
+            route.abort("connectionreset")
+        else:
+            route.continue_()
+
+    try:
+        page.goto(f"{live_server}/tasks/{task.id}")
+        context.route(f"{live_server}/tasks/*", drop_form_posts)
+        page.click("form.task-form button[name=status][value=done]")
+        page.wait_for_url(f"**/tasks/{task.id}")
+        assert lost == [f"{live_server}/tasks/{task.id}"]
+        context.unroute(f"{live_server}/tasks/*")
+        # Queued on the way back, and sent at once since the phone is online.
+        eventually(lambda: session.expire_all() or session.get(Task, task.id).status == TaskStatus.DONE,
+                   page, "the change to reach the server")
+        expect(page.locator("#offline-badge")).to_be_hidden()
+        assert errors == []
+    finally:
+        context.close()
