@@ -386,11 +386,22 @@
     });
   }
 
+  /* Send the waiting changes in order; resolves true when none is left. One tab at a time sends
+     (a Web Lock), so a change is never sent twice. */
   function sendAll() {
     if (sending) return sending;
     if (!navigator.onLine) return Promise.resolve(false);
-    sending = queue.mine().then(function (items) {
+    var work = function () { return sendWaiting(); };
+    sending = (navigator.locks ? navigator.locks.request("krisstod-offline-send", work) : work())
+      .finally(function () { sending = null; });
+    return sending;
+  }
+
+  function sendWaiting() {
+    var tried = false;
+    return queue.mine().then(function (items) {
       if (!items.some(function (item) { return item.state === "waiting"; })) return true;
+      tried = true;
       say(text.sending, "info");
       return freshToken().then(function (token) {
         if (!token) { say(text.session_ended, "error"); forgetKeptPages(); return false; }
@@ -431,17 +442,16 @@
       });
     }).then(function (finished) {
       return queue.mine().then(function (left) {
-        if (finished && !left.length) {
+        var stuck = left.filter(function (item) { return item.state !== "waiting"; }).length;
+        if (tried && finished && !left.length) {
           say(text.sent, "success");
           refreshKeptPages(true);
-        } else if (left.some(function (item) { return item.state !== "waiting"; })) {
-          say(fill(text.attention, { count: left.filter(function (i) { return i.state !== "waiting"; }).length }),
-              "warning");
+        } else if (tried && stuck) {
+          say(fill(text.attention, { count: stuck }), "warning");
         }
         return render().then(function () { return finished && !left.length; });
       });
-    }).finally(function () { sending = null; });
-    return sending;
+    });
   }
 
   // -- the worker's decisions on /me/device -----------------------------------------------------
