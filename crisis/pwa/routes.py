@@ -13,9 +13,10 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user, login_required
+from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 
+from crisis.auth.permissions import login_required
 from crisis.core.db import db
 from crisis.core.navigation import add_nav_item
 from crisis.followups.forms import OUTCOMES as FOLLOW_UP_OUTCOMES

@@ -294,6 +294,8 @@ REQUESTS = {
         Call("GET", "/account/security"), Call("POST", "/account/security/recovery-codes"),
         Call("POST", "/account/security/turn-off")]),
     36: lambda w, role, t: _only_mine(t, [Call("GET", "/api/v1/support-organisations")]),
+    43: lambda w, role, t: _only_mine(t, [Call("GET", "/me/device"), Call("GET", "/me/offline"),
+                                          Call("GET", "/me/offline/pages")]),
     34: lambda w, role, t: _only_mine(t, [
         Call("GET", "/admin/staff"), Call("GET", "/admin/staff/invite"), Call("POST", "/admin/staff/invite"),
         Call("GET", f"/admin/staff/{w.worker2.id}"), Call("POST", f"/admin/staff/{w.worker2.id}"),
