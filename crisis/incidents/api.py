@@ -385,7 +385,7 @@ def incident_timeline(incident_id: int):
     events = events[: args["limit"]]
     next_after = events[-1].id if events else args.get("after")
     from crisis.core.i18n import api_language
-    from crisis.timeline.render import events_json
+    from crisis.eventtext.render import events_json
 
     # `type` and `data` are the facts; `summary` is their sentence in the caller's language.
     return {"items": events_json(events, api_language(), db.session), "has_more": has_more,

@@ -62,7 +62,7 @@ def list_events_after():
     events, has_more = dashboard.events_after(db.session, current_user, after,
                                               incident_id=incident_id, limit=limit)
     from crisis.core.i18n import api_language
-    from crisis.timeline.render import events_json
+    from crisis.eventtext.render import events_json
 
     return {"items": events_json(events, api_language(), db.session), "has_more": has_more}
 
