@@ -289,13 +289,12 @@ REQUESTS = {
     32: lambda w, role, t: _only_mine(t, [Call("GET", "/playbooks"), Call("GET", "/playbooks/stockholm-skjutning")]),
     33: lambda w, role, t: _only_mine(t, [Call("GET", "/api/v1/users")]),
     35: lambda w, role, t: _only_mine(t, [
-        Call("GET", "/"), Call("GET", "/more"), Call("GET", "/api/v1/me"), Call("POST", "/api/v1/me/availability",
+        Call("GET", "/"), Call("GET", "/more"), Call("GET", "/me/device"), Call("GET", "/api/v1/me"), Call("POST", "/api/v1/me/availability",
                                                           json={"availability": "busy"}),
         Call("GET", "/account/security"), Call("POST", "/account/security/recovery-codes"),
         Call("POST", "/account/security/turn-off")]),
     36: lambda w, role, t: _only_mine(t, [Call("GET", "/api/v1/support-organisations")]),
-    43: lambda w, role, t: _only_mine(t, [Call("GET", "/me/device"), Call("GET", "/me/offline"),
-                                          Call("GET", "/me/offline/pages")]),
+    43: lambda w, role, t: _only_mine(t, [Call("GET", "/me/offline"), Call("GET", "/me/offline/pages")]),
     34: lambda w, role, t: _only_mine(t, [
         Call("GET", "/admin/staff"), Call("GET", "/admin/staff/invite"), Call("POST", "/admin/staff/invite"),
         Call("GET", f"/admin/staff/{w.worker2.id}"), Call("POST", f"/admin/staff/{w.worker2.id}"),
