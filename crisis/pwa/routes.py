@@ -135,6 +135,7 @@ def offline_config() -> dict:
             "no_connection": _("No connection. Changes are saved on this phone and sent when the connection "
                                "is back."),
             "saved": _("Saved on this phone. It is sent when the connection is back."),
+            "waiting_here": _("A change made here is waiting on this phone to be sent."),
             "not_sent": _("Not sent: the connection was lost. Try again when it is back; this form cannot wait "
                           "on the phone."),
             "waiting_one": _("1 change waiting"),

@@ -507,12 +507,30 @@
     }
     event.preventDefault();
     queue.add(item).then(function () {
-      form.classList.add("is-queued");
+      markQueued(form);
       say(text.saved, "success");
       window.scrollTo(0, 0);
       return render();
     });
   }, true);
+
+  /* A form whose change waits on the phone is not sent twice: its buttons rest until it has gone. */
+  function markQueued(form) {
+    form.classList.add("is-queued");
+    Array.prototype.forEach.call(form.querySelectorAll("button"), function (b) { b.disabled = true; });
+  }
+
+  /* On a page read again before its changes went: say so, and rest the forms they came from. */
+  function showQueuedHere(items) {
+    var waiting = {};
+    items.forEach(function (item) { waiting[item.kind + ":" + item.target] = true; });
+    var found = false;
+    Array.prototype.forEach.call(document.querySelectorAll("form"), function (form) {
+      var item = describe(form, null);
+      if (item && waiting[item.kind + ":" + item.target]) { markQueued(form); found = true; }
+    });
+    if (found && !document.getElementById("offline-message")) say(text.waiting_here, "info");
+  }
 
   function takeUnsent() {
     var stashed = sessionStorage.getItem(STASH);
@@ -560,7 +578,8 @@
   }
 
   showBanner();
-  takeUnsent().then(render).then(function () {
+  takeUnsent().then(render).then(function (mine) {
+    showQueuedHere(mine || []);
     if (!fetchedAt && navigator.onLine) sendAll();
     if (!fetchedAt) refreshKeptPages(location.pathname === "/me/tasks");
     showKeptPages();

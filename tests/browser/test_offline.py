@@ -146,6 +146,10 @@ def test_offline_changes_wait_on_the_phone_and_reach_the_dashboard_when_the_sign
         page.fill("textarea[name=note]", "Pratade länge, mår bättre.")
         page.click(".outcome-form button[type=submit]")
         expect(page.locator("#offline-badge")).to_have_text("3 ändringar väntar")
+        # Read again before it went, the task says its change waits, and it cannot be sent twice.
+        page.goto(f"{live_server}/tasks/{task.id}")
+        expect(page.locator("#offline-message")).to_contain_text("väntar på telefonen")
+        expect(page.locator("form.task-form button[name=status][value=done]")).to_be_disabled()
 
         page.goto(f"{live_server}/me/device")
         items = page.locator("#offline-queue-list .offline-item[data-state=waiting]")
