@@ -229,6 +229,14 @@ def test_a_change_made_meanwhile_is_a_conflict_the_worker_decides_on(
         expect(page.locator("#offline-logout-warning")).to_be_visible()
         expect(page.locator("#offline-logout-text")).to_contain_text("2 ändringar har inte skickats än")
         screenshot(page, "offline-05-logout-warns")
+        # Logged out anyway: the kept pages go, the changes stay on the phone for the same person.
+        with page.expect_navigation():
+            page.click("#offline-logout-warning button[type=submit]")
+        assert "/login" in page.url
+        eventually(lambda: page.evaluate("async () => await caches.keys()") == [], page, "an empty cache")
+        log_in(page, live_server, worker.email)
+        page.goto(f"{live_server}/me/device")
+        expect(conflicts).to_have_count(2, timeout=TIMEOUT_MS)
 
         # Keep mine on the first (sent again against the version there is now), drop mine on the second.
         page.locator("#offline-queue-list .offline-item").nth(0).locator("button[data-action=keep]").click()
