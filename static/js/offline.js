@@ -585,6 +585,4 @@
     showKeptPages();
   });
 
-  // For tests and the curious: the queue as it is (read-only use).
-  window.krisstodOffline = { queue: queue, sendAll: sendAll, render: render };
 })();
