@@ -114,7 +114,7 @@ BLUEPRINTS = [
 API_MODULES = [
     "crisis.auth.api", "crisis.incidents.api", "crisis.tasks.api", "crisis.dispatch.api",
     "crisis.messaging.api", "crisis.followups.api", "crisis.live.api", "crisis.timeline.api",
-    "crisis.reports.api", "crisis.retention.api", "crisis.staff.api", "crisis.organisation.api", "crisis.oncall.api",
+    "crisis.reports.api", "crisis.retention.api", "crisis.staff.api", "crisis.orgadmin.api", "crisis.oncall.api",
     "crisis.core.openapi",
 ]
 

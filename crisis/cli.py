@@ -85,7 +85,7 @@ class CrisisGroup(LazyGroup):
     "playbooks": ("crisis.playbooks.commands:playbooks_cli",
                   "Validate, show and simulate crisis playbooks (the city's crisis plan as data)."),
     "keys": ("crisis.keys_cli:keys_cli", "Encryption keys of the sensitive columns (ENCRYPTION_KEYS)."),
-    "org": ("crisis.organisation.commands:org_cli",
+    "org": ("crisis.orgadmin.commands:org_cli",
             "The city's organisation as data: validate and apply a city's YAML file."),
 })
 def main() -> None:
