@@ -21,6 +21,7 @@ from crisis.messaging.sender import run_sender_sweep
 from crisis.push import services
 from crisis.push.models import PushAlert, PushAlertStatus, PushSubscription
 from crisis.timeline.models import TimelineEvent
+from crisis.timeline.render import render
 from tests.conftest import login
 
 
@@ -101,6 +102,9 @@ def test_the_alert_goes_by_push_signed_and_encrypted_without_name_phone_or_addre
     assert acknowledged.status == DispatchStatus.ACKNOWLEDGED and acknowledged.acknowledged_by_id == worker.id
     event = session.scalar(select(TimelineEvent).where(TimelineEvent.type == "dispatch.acknowledged"))
     assert event.data["via"] == "push"
+    with app.app_context():  # the timeline and the case file say how
+        assert "(kvitterad via push)" in render(event, "sv", session)
+        assert "(acknowledged via push)" in render(event, "en", session)
     [sms] = alert_sms(session, made.id)
     assert sms.status == MessageStatus.FAILED and sms.error_code == services.SAVED_CODE
     alert = session.scalar(select(PushAlert))
