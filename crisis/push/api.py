@@ -15,6 +15,7 @@ from crisis.core.api import ApiError, api, json_body
 from crisis.core.db import db
 from crisis.core.extensions import limiter
 from crisis.core.openapi import document, problem_responses
+from crisis.core.paging import NEXT_CURSOR, page_from_request, page_of_list, paging_parameters
 from crisis.push import services
 from crisis.push.models import PushSubscription
 
@@ -45,10 +46,15 @@ def _state() -> dict:
             "public_key": current_app.config.get("VAPID_PUBLIC_KEY") if reason is None else None}
 
 
+SUBSCRIPTIONS_PAGE, SUBSCRIPTIONS_MAX = 50, 200
+
+
 @api.get("/push/subscriptions")
 @login_required
 def list_subscriptions():
-    return {**_state(), "items": [subscription_json(s) for s in services.user_subscriptions(db.session, current_user.id)]}
+    page = page_from_request(default=SUBSCRIPTIONS_PAGE, maximum=SUBSCRIPTIONS_MAX)
+    rows, next_cursor = page_of_list(services.user_subscriptions(db.session, current_user.id), page)
+    return {**_state(), "items": [subscription_json(s) for s in rows], "next_cursor": next_cursor}
 
 
 @api.post("/push/subscriptions")
@@ -108,7 +114,7 @@ _SUB = {"$ref": "#/components/schemas/PushSubscription"}
 _LIST = {"type": "object", "required": ["available", "items"], "properties": {
     "available": {"type": "boolean"}, "reason": {"type": ["string", "null"]},
     "public_key": {"type": ["string", "null"], "description": "The VAPID key for applicationServerKey."},
-    "items": {"type": "array", "items": _SUB}}}
+    "items": {"type": "array", "items": _SUB}, "next_cursor": NEXT_CURSOR}}
 
 
 def _json(schema: dict, description: str) -> dict:
@@ -121,7 +127,8 @@ document(
             "get": {
                 "summary": "My devices with push alerts, and whether this server can send them",
                 "operationId": "listPushSubscriptions", "tags": ["push"],
-                "responses": {"200": _json(_LIST, "Devices, active first"), **problem_responses(401)},
+                "parameters": paging_parameters(default=SUBSCRIPTIONS_PAGE, maximum=SUBSCRIPTIONS_MAX),
+                "responses": {"200": _json(_LIST, "Devices, active first"), **problem_responses(401, 422)},
             },
             "post": {
                 "summary": "Turn on push alerts for this browser (its PushSubscription as JSON)",
@@ -149,7 +156,7 @@ document(
             "operationId": "sendPushTest", "tags": ["push"],
             "responses": {"200": _json({"type": "object", "properties": {
                 "devices": {"type": "integer"}, "accepted": {"type": "integer"}, "removed": {"type": "integer"},
-                "items": {"type": "array", "items": _SUB}}}, "What the push services answered"),
+                "items": {"type": "array", "items": _SUB}, "next_cursor": NEXT_CURSOR}}, "What the push services answered"),
                 **problem_responses(401, 403, 409, 429)},
         }},
     },

@@ -91,7 +91,8 @@ def test_without_vapid_keys_the_page_says_push_is_not_available_and_why(worker_c
     assert 'data-available="0"' in page
     assert "Pushlarm finns inte här: servern har inga VAPID-nycklar" in page
     state = client.get(f"{API}/subscriptions").json
-    assert state == {"available": False, "reason": "not_configured", "public_key": None, "items": []}
+    assert state == {"available": False, "reason": "not_configured", "public_key": None, "items": [],
+                     "next_cursor": None}
     response = client.post(f"{API}/subscriptions", json=fake_push.new_subscription(), headers=headers)
     assert response.status_code == 409
 
