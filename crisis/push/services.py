@@ -39,7 +39,7 @@ from flask import current_app, has_app_context
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from crisis.core.db import after_commit, db, utcnow
+from crisis.core.db import after_commit, db, pending_after_commit, utcnow
 from crisis.messaging.models import Message, MessageStatus
 from crisis.messaging.services import release_held, withdraw_held
 from crisis.push.models import PushAlert, PushAlertStatus, PushSubscription
@@ -262,19 +262,22 @@ def _send_after_commit(session: Session, alert_id: int) -> None:
     mode = str(current_app.config.get("PUSH_SEND_MODE") or "thread")
     if mode == "off":  # tests that drive the sender themselves; the sweep still sends
         return
-    pending = session.info.setdefault("push_alert_ids", [])
-    pending.append(alert_id)
-    if len(pending) > 1:
-        return  # one callback per transaction sends them all
+    # One callback per transaction sends them all; a rollback drops it with its ids (crisis.core.db).
+    for callback in pending_after_commit(session):
+        ids = getattr(callback, "push_alert_ids", None)
+        if ids is not None:
+            ids.append(alert_id)
+            return
+    ids = [alert_id]
 
     def send() -> None:
-        ids = list(session.info.pop("push_alert_ids", []))
         if mode == "inline":
-            send_alert_pushes(config, ids)
+            send_alert_pushes(config, list(ids))
         else:
-            threading.Thread(target=send_alert_pushes, args=(config, ids), name="push-sender",
+            threading.Thread(target=send_alert_pushes, args=(config, list(ids)), name="push-sender",
                              daemon=True).start()
 
+    send.push_alert_ids = ids  # type: ignore[attr-defined]
     after_commit(session, send)
 
 

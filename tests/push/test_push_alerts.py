@@ -183,7 +183,7 @@ def test_without_vapid_keys_nothing_is_held(app, session, create_world, fake_pus
 @pytest.mark.parametrize("answer", [404, 410])
 def test_a_gone_subscription_is_removed_and_the_sms_goes_at_once(
         app, session, client, create_world, vapid, fake_push, recording_gateway, sender_settings, no_pacing,
-        answer):
+        answer, caplog):
     world = create_world(1, can_log_in=True)
     worker = world.members[0]
     row = subscribe(app, session, worker, fake_push.new_subscription(answer=answer))
@@ -198,6 +198,10 @@ def test_a_gone_subscription_is_removed_and_the_sms_goes_at_once(
     sweep(session, gateway, sender_settings, no_pacing, after=timedelta(seconds=90))
     assert len(gateway.sent) == 1 and len(alert_sms(session, made.id)) == 1
     assert session.scalar(select(TimelineEvent).where(TimelineEvent.type == "push.removed")) is not None
+    # Logged by id: the endpoint (a capability URL) and the keys never reach a log line.
+    assert f"subscription {row.id} refused: HTTP {answer}" in caplog.text
+    device = fake_push.received[0].path.rsplit("/", 1)[-1]
+    assert device not in caplog.text and row.p256dh not in caplog.text and row.auth not in caplog.text
     # The next alert does not try the removed device.
     with app.app_context():
         assert services.push_ready_users(session, [worker.id]) == set()
@@ -285,3 +289,17 @@ def test_the_outbox_page_and_the_report_count_pushes_acknowledgements_and_saved_
     row = report[report.index(f"<th scope=\"row\">{month}</th>"):]
     row = row[:row.index("</tr>")]
     assert [cell.split(">")[1] for cell in row.split("<td class=\"num\"")[1:]] == ["2</td", "1</td", "1</td"]
+
+
+def test_a_rolled_back_alert_pushes_nothing_and_the_next_one_still_goes(app, session, create_world, vapid,
+                                                                         fake_push):
+    world = create_world(1)
+    subscribe(app, session, world.members[0], fake_push.new_subscription())
+    with app.app_context():
+        dispatch_team(session, incident=world.incident, team=world.team, actor=world.coordinator)
+        session.rollback()
+        assert fake_push.received == []
+        made = dispatch_team(session, incident=world.incident, team=world.team, actor=world.coordinator)
+        session.commit()
+        reference = made.reference
+    assert [r.payload["ref"] for r in fake_push.delivered()] == [reference]
