@@ -80,14 +80,16 @@ function acknowledgeFromPush(info) {
   });
 }
 
+/* The alert in a window of the app already open (one this worker controls), else a new one. */
 function openAlert(url) {
-  return self.clients.matchAll({ type: "window", includeUncontrolled: true }).then(function (windows) {
-    for (var i = 0; i < windows.length; i++) {
-      if ("focus" in windows[i] && "navigate" in windows[i]) {
-        return windows[i].navigate(url).then(function (client) { return (client || windows[i]).focus(); });
-      }
-    }
-    return self.clients.openWindow(url);
+  return self.clients.matchAll({ type: "window" }).then(function (windows) {
+    var open = windows.filter(function (w) { return "navigate" in w; })[0];
+    if (!open) return self.clients.openWindow(url);
+    return open.navigate(url).then(function (client) {
+      return (client || open).focus();
+    }).catch(function () {
+      return self.clients.openWindow(url);
+    });
   });
 }
 

@@ -51,6 +51,9 @@ CLICK = """([tag, action]) => new Promise((resolve) => {
   navigator.serviceWorker.ready.then((r) => r.active.postMessage({type: "push-notification-click", tag, action}));
 })"""
 
+POST_CLICK = """([tag, action]) => { navigator.serviceWorker.ready.then(
+  (r) => r.active.postMessage({type: "push-notification-click", tag, action})); }"""
+
 
 def wait_for(check, what: str, timeout: float = 10.0):
     deadline = time.monotonic() + timeout
@@ -131,6 +134,21 @@ def test_the_service_worker_shows_the_push_and_its_button_acknowledges_the_alert
             run_sender_sweep(session, gateway, sender_settings(), pacer=no_pacing, now=utcnow() + later)
         assert gateway.sent == []
 
+
+        # A second alert: tapping the notification itself opens the alert (after the login, as the SMS link).
+        with app.app_context():
+            second = dispatch_team(session, incident=world.incident, team=world.team, actor=world.coordinator)
+            session.commit()
+            second_id = second.id
+        cdp.send("ServiceWorker.deliverPushMessage", {
+            "origin": live_server, "registrationId": registration_id,
+            "data": json.dumps(fake_push.delivered()[-1].payload)})
+        wait_for(lambda: [n for n in page.evaluate(NOTIFICATIONS) if n["tag"] == f"dispatch-{second_id}"],
+                 "the second notification")
+        with page.expect_navigation(url=f"**/dispatches/{second_id}**"):
+            page.evaluate(POST_CLICK, [f"dispatch-{second_id}", ""])  # the page goes: no answer to wait for
+        session.expire_all()
+        assert session.get(Dispatch, second_id).status == DispatchStatus.PENDING  # opening is not acknowledging
         assert errors == []
     finally:
         context.close()

@@ -123,3 +123,18 @@ def test_crisis_push_keys_prints_a_working_pair():
     lines = dict(line.split("=", 1) for line in result.stdout.splitlines() if line.startswith("VAPID_"))
     assert set(lines) == {"VAPID_PUBLIC_KEY", "VAPID_PRIVATE_KEY"}
     assert vapid_problem(lines["VAPID_PUBLIC_KEY"], lines["VAPID_PRIVATE_KEY"], "mailto:ops@example.se") is None
+
+
+def test_a_half_set_pair_outside_production_turns_push_off_and_the_page_says_why(worker_client, app,
+                                                                                 monkeypatch, session):
+    client, user, _headers = worker_client
+    public, _private = generate_keys()
+    monkeypatch.setitem(app.config, "VAPID_PUBLIC_KEY", public)
+    monkeypatch.setitem(app.config, "VAPID_PRIVATE_KEY", None)
+    page = client.get("/me/device").get_data(as_text=True)
+    assert 'data-available="0"' in page and "serverns VAPID-nycklar är felaktigt inställda" in page
+    assert client.get(f"{API}/subscriptions").json["reason"] == "misconfigured"
+    with app.app_context():
+        from crisis.push.services import push_config, push_ready_users
+
+        assert push_config() is None and push_ready_users(session, [user.id]) == set()
