@@ -303,3 +303,43 @@ def test_a_rolled_back_alert_pushes_nothing_and_the_next_one_still_goes(app, ses
         session.commit()
         reference = made.reference
     assert [r.payload["ref"] for r in fake_push.delivered()] == [reference]
+
+
+def test_by_default_the_push_goes_from_a_thread_of_its_own_after_the_commit(app, session, create_world, vapid,
+                                                                            fake_push, monkeypatch):
+    import time
+
+    monkeypatch.setitem(app.config, "PUSH_SEND_MODE", "thread")
+    world = create_world(1)
+    subscribe(app, session, world.members[0], fake_push.new_subscription())
+    dispatch(app, session, world)
+    deadline = time.monotonic() + 10
+    while not fake_push.delivered() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(fake_push.delivered()) == 1
+    while time.monotonic() < deadline:
+        session.expire_all()
+        if session.scalar(select(PushAlert.status)) == PushAlertStatus.SENT:
+            break
+        time.sleep(0.05)
+    assert session.scalar(select(PushAlert.status)) == PushAlertStatus.SENT
+
+
+def test_a_send_that_died_midway_gives_way_to_the_sms(app, session, create_world, vapid, fake_push, monkeypatch,
+                                                      recording_gateway, sender_settings, no_pacing):
+    monkeypatch.setitem(app.config, "PUSH_SEND_MODE", "off")
+    world = create_world(1)
+    subscribe(app, session, world.members[0], fake_push.new_subscription())
+    made = dispatch(app, session, world)
+    alert = session.scalar(select(PushAlert))
+    alert.status, alert.claimed_at = PushAlertStatus.SENDING, utcnow() - timedelta(minutes=3)  # claimed, then killed
+    session.commit()
+    with app.app_context():
+        services.send_overdue_pushes(session, services.push_config())
+    session.expire_all()
+    assert session.scalar(select(PushAlert.status)) == PushAlertStatus.FAILED
+    gateway = recording_gateway()
+    sweep(session, gateway, sender_settings, no_pacing)
+    sweep(session, gateway, sender_settings, no_pacing, after=timedelta(minutes=2))
+    assert len(gateway.sent) == 1 and len(alert_sms(session, made.id)) == 1
+    assert fake_push.received == []  # the push is not repeated: the SMS goes instead
