@@ -91,4 +91,6 @@ def configure_logging(level: str = "INFO") -> None:
     logging.getLogger("werkzeug").addFilter(RedactingFilter())
     logging.getLogger("gunicorn.access").addFilter(RedactingFilter())
     logging.getLogger("gunicorn.error").addFilter(RedactingFilter())
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    # Alembic's step-by-step INFO lines ("Context impl", "Running upgrade") are for `crisis db
+    # upgrade --verbose`; the commands print their own one-line summary.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
