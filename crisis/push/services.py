@@ -482,7 +482,10 @@ def alert_acknowledged(session: Session, dispatch_id: int, *, user_id: int, via:
     alerts = session.scalars(select(PushAlert).where(PushAlert.dispatch_id == dispatch_id)).all()
     if not alerts:
         return 0
-    withdrawn = withdraw_held(session, [a.message_id for a in alerts if a.message_id is not None],
+    # Saved by push: texts whose push reached a device. The others (push failed, or not sent yet)
+    # are withdrawn by the dispatch like any alert that is no longer needed.
+    withdrawn = withdraw_held(session, [a.message_id for a in alerts
+                                        if a.message_id is not None and a.status == PushAlertStatus.SENT],
                               reason=SAVED_CODE, now=now)
     for alert in alerts:
         if alert.message_id in withdrawn:

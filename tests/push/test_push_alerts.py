@@ -343,3 +343,20 @@ def test_a_send_that_died_midway_gives_way_to_the_sms(app, session, create_world
     sweep(session, gateway, sender_settings, no_pacing, after=timedelta(minutes=2))
     assert len(gateway.sent) == 1 and len(alert_sms(session, made.id)) == 1
     assert fake_push.received == []  # the push is not repeated: the SMS goes instead
+
+
+def test_an_sms_is_counted_as_saved_only_when_its_push_reached_a_device(app, session, create_world, vapid,
+                                                                         fake_push):
+    from crisis.dispatch.services import acknowledge_dispatch
+
+    world = create_world(1)
+    subscribe(app, session, world.members[0], fake_push.new_subscription(answer=410))
+    made = dispatch(app, session, world)
+    with app.app_context():  # acknowledged on the web before the released SMS went
+        acknowledge_dispatch(session, session.get(Dispatch, made.id), user=world.members[0], via="app")
+        session.commit()
+    [sms] = alert_sms(session, made.id)
+    assert sms.status == MessageStatus.FAILED and sms.error_code == "acknowledged"
+    assert not session.scalar(select(PushAlert)).sms_saved
+    with app.app_context():
+        assert services.push_figures(session) == services.PushFigures(pushed=0, acknowledged=0, sms_saved=0)
