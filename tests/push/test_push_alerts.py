@@ -360,3 +360,19 @@ def test_an_sms_is_counted_as_saved_only_when_its_push_reached_a_device(app, ses
     assert not session.scalar(select(PushAlert)).sms_saved
     with app.app_context():
         assert services.push_figures(session) == services.PushFigures(pushed=0, acknowledged=0, sms_saved=0)
+
+
+def test_the_push_sweep_runs_as_a_scheduler_job(app, session, create_world, vapid, fake_push, monkeypatch):
+    from crisis.push import services as push_services
+    from crisis.scheduler import _wrap, registered_jobs
+
+    monkeypatch.setitem(app.config, "PUSH_SEND_MODE", "off")
+    world = create_world(1)
+    subscribe(app, session, world.members[0], fake_push.new_subscription())
+    dispatch(app, session, world)
+    job = {j.id: j for j in registered_jobs()}["push.send"]
+    assert job.seconds == 5
+    real = push_services.utcnow
+    monkeypatch.setattr(push_services, "utcnow", lambda: real() + timedelta(seconds=6))
+    _wrap(app, job)()
+    assert len(fake_push.delivered()) == 1
