@@ -77,7 +77,7 @@ def rooms_for(event: TimelineEvent) -> list[str]:
 
 
 def event_payload(event: TimelineEvent) -> dict:
-    """The socket payload: the facts, and the sentence in every language (crisis.timeline.render).
+    """The socket payload: the facts, and the sentence in every language (crisis.eventtext.render).
 
     One emit reaches readers of both languages, so the payload carries both:
     `summaries` {"sv": ..., "en": ...}, and `summary` in Swedish. Rendered with
@@ -86,7 +86,7 @@ def event_payload(event: TimelineEvent) -> dict:
     """
     from sqlalchemy.orm import Session
 
-    from crisis.timeline.render import LANGUAGES, render
+    from crisis.eventtext.render import LANGUAGES, render
 
     payload = event.as_json()
     try:

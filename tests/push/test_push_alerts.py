@@ -16,12 +16,12 @@ from sqlalchemy import select
 from crisis.core.db import utcnow
 from crisis.dispatch.models import Dispatch, DispatchStatus
 from crisis.dispatch.services import dispatch_staff, dispatch_team, escalate_due_dispatches
+from crisis.eventtext.render import render
 from crisis.messaging.models import Message, MessageStatus
 from crisis.messaging.sender import run_sender_sweep
 from crisis.push import services
 from crisis.push.models import PushAlert, PushAlertStatus, PushSubscription
 from crisis.timeline.models import TimelineEvent
-from crisis.timeline.render import render
 from tests.conftest import login
 
 
