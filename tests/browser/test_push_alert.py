@@ -152,3 +152,29 @@ def test_the_service_worker_shows_the_push_and_its_button_acknowledges_the_alert
         assert errors == []
     finally:
         context.close()
+
+
+def test_the_device_page_says_when_the_browser_blocks_notifications(
+        app, live_server, chromium, session, create_user, vapid):  # noqa: F811
+    user = create_user("outreach")
+    context = chromium.new_context(viewport=PHONE, locale="sv-SE")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        log_in(page, live_server, user.email)
+        page.goto(f"{live_server}/me/device")
+        page.wait_for_selector("#push-status[data-state='off']")
+        # The person refused notifications in the browser's settings (a browser-wide setting: a
+        # DevTools session of the browser sets it for this context).
+        target = context.new_cdp_session(page).send("Target.getTargetInfo")["targetInfo"]
+        chromium.new_browser_cdp_session().send("Browser.setPermission", {
+            "permission": {"name": "notifications"}, "setting": "denied", "origin": live_server,
+            "browserContextId": target["browserContextId"]})
+        page.reload()
+        page.wait_for_selector("#push-status[data-state='blocked']", timeout=5000)
+        assert "Blockerad av webbläsaren" in page.inner_text("#push-status")
+        assert page.is_hidden("#push-on") and page.is_hidden("#push-off")
+        assert errors == []
+    finally:
+        context.close()
