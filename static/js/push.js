@@ -101,10 +101,14 @@
     Notification.requestPermission().then(function (permission) {
       if (permission !== "granted") { say(permission === "denied" ? "blocked" : "off"); report(""); return; }
       return registration().then(function (reg) {
+        var fresh = function () {
+          return reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: keyBytes(texts.publicKey) });
+        };
         return reg.pushManager.getSubscription().then(function (old) {
-          return old || reg.pushManager.subscribe({
-            userVisibleOnly: true, applicationServerKey: keyBytes(texts.publicKey)
-          });
+          if (!old) return fresh();
+          // One the push service has dropped (404/410) is replaced by a new one.
+          if (root.dataset.state === "removed") return old.unsubscribe().then(fresh);
+          return old;
         });
       }).then(function (sub) {
         var body = sub.toJSON();
