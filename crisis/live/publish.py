@@ -128,11 +128,15 @@ def publish_events(events: list[TimelineEvent]) -> None:
     except Exception:
         log.exception("live: looking up the staff of %d events failed", len(events))
         return
+    rooms_of: dict[int | None, list[str]] = {}  # a batch is mostly one incident's events: its rooms once
     for event in events:
-        rooms = [DASHBOARD]
-        if event.incident_id is not None:
-            rooms.append(incident_room(event.incident_id))
-            rooms.extend(user_room(user_id) for user_id in staff.get(event.incident_id, []))
+        rooms = rooms_of.get(event.incident_id)
+        if rooms is None:
+            rooms = [DASHBOARD]
+            if event.incident_id is not None:
+                rooms.append(incident_room(event.incident_id))
+                rooms.extend(user_room(user_id) for user_id in staff.get(event.incident_id, []))
+            rooms_of[event.incident_id] = rooms
         try:
             socketio.emit(EVENT, event.as_json(), namespace=NAMESPACE, to=rooms)
         except Exception:
