@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 
-from flask import Flask, flash, redirect, request, session, url_for
+from flask import Flask, flash, g, redirect, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 from limits import parse
@@ -107,6 +107,9 @@ def server_record_problem(idle_seconds: float) -> str | None:
     records.touch(record, now, idle)
     if record.last_seen_at != before:
         db.session.commit()
+    # The user loader asks the same of the same record in this request: it takes this answer
+    # (and holds the rows: the session's identity map would let them go and load them again).
+    g.checked_session = (session.get(records.SESSION_KEY), record, user)
     return None
 
 
