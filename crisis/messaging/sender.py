@@ -327,13 +327,14 @@ _worker_pools: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _worker_pools_lock = threading.Lock()
 
 
-def _worker_pool(gateway: SmsGateway, workers: int) -> _WorkerPool:
-    """The gateway's pool of `workers` threads; stopped when the gateway is gone."""
+def _worker_pool(gateway: SmsGateway, workers: int) -> _WorkerPool | None:
+    """The gateway's pool of `workers` threads, stopped when the gateway is gone; None for a
+    gateway that cannot be weakly referenced (the sweep then uses a pool of its own)."""
     with _worker_pools_lock:
         try:
             pool = _worker_pools.get(gateway)
-        except TypeError:  # a gateway that cannot be weakly referenced: a pool for this sweep
-            return _WorkerPool(workers)
+        except TypeError:
+            return None
         if pool is None or pool.workers != workers:
             if pool is not None:
                 pool.executor.shutdown(wait=False)
@@ -389,14 +390,21 @@ def deliver_claimed(
             _record_outcomes(session, gateway, settings, pacer, [(message, token, result, error)], report, clock())
         return
     pool = _worker_pool(gateway, settings.workers)
-    futures = {pool.executor.submit(lambda r=request: send(pool.gateway(gateway), r)): (message, token)
-               for message, token, request in work}
-    pending = set(futures)
-    while pending:
-        # Whatever finished while the last batch was being recorded is recorded together.
-        done, pending = wait(pending, return_when=FIRST_COMPLETED)
-        batch = [(*futures[f], *f.result()) for f in done]
-        _record_outcomes(session, gateway, settings, pacer, batch, report, clock())
+    own = pool is None
+    if own:
+        pool = _WorkerPool(min(settings.workers, len(work)))
+    try:
+        futures = {pool.executor.submit(lambda r=request: send(pool.gateway(gateway), r)): (message, token)
+                   for message, token, request in work}
+        pending = set(futures)
+        while pending:
+            # Whatever finished while the last batch was being recorded is recorded together.
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            batch = [(*futures[f], *f.result()) for f in done]
+            _record_outcomes(session, gateway, settings, pacer, batch, report, clock())
+    finally:
+        if own:
+            pool.executor.shutdown(wait=False)
 
 
 Outcome = tuple[Message, str, "SendResult | None", "SendError | None"]
