@@ -87,14 +87,12 @@ def server_record_problem(idle_seconds: float) -> str | None:
     from datetime import timedelta
 
     from crisis.auth import sessions as records
-    from crisis.auth.models import User
     from crisis.core.db import db, utcnow
 
-    record = records.find_record(db.session, session.get(records.SESSION_KEY))
+    record, user = records.find_record_with_user(db.session, session.get(records.SESSION_KEY))
     if record is None:
         return _("Your session has ended. Log in again.")
     now, idle = utcnow(), timedelta(seconds=idle_seconds)
-    user = db.session.get(User, record.user_id)
     if not records.is_current(record, user):
         records.end_record(db.session, record, "generation")
         db.session.commit()
