@@ -85,6 +85,17 @@ def is_opted_out(session: Session, number: str | None) -> bool:
     ) is not None
 
 
+def opted_out_numbers(session: Session, numbers: Iterable[str | None]) -> set[str]:
+    """Which of `numbers` opted out (`is_opted_out` for many numbers: one query)."""
+    by_digest = {d: n for n in {n for n in numbers if n} for d in number_digests(n)}
+    if not by_digest:
+        return set()
+    return {by_digest[d] for d in session.scalars(
+        select(SmsOptOut.phone_digest)
+        .where(SmsOptOut.phone_digest.in_(list(by_digest)), SmsOptOut.opted_out.is_(True))
+    )}
+
+
 def is_protected_recipient(session: Session, number: str, relative_id: int | None = None) -> bool:
     """The relative `relative_id`, or any relative with this number, has protected identity
     (skyddade personuppgifter: never an SMS, docs/domain.md "Protected identity")."""

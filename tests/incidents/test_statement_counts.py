@@ -43,3 +43,26 @@ def test_main_pages_cost_the_same_with_few_or_many_incidents(session, client, ac
     for _ in range(6):
         activate()
     assert counts() == few
+
+
+def test_the_incident_page_costs_the_same_with_one_or_four_relatives_with_phones(session, client, activate,
+                                                                                  response_setup, create_relative):
+    from tests.conftest import login
+
+    incident = activate()
+    create_relative(incident, phone="+46701740651")
+    session.commit()
+    assert login(client, response_setup["coordinator"].email).status_code == 302
+    page = f"/incidents/{incident.id}"
+
+    def count() -> int:
+        client.get(page)  # warm
+        with counting_statements(db.engine) as statements:
+            assert client.get(page).status_code == 200
+        return statements.count
+
+    one = count()
+    for n in range(3):
+        create_relative(incident, phone=f"+4670174066{n}")
+    session.commit()
+    assert count() == one
