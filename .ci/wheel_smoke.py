@@ -18,7 +18,7 @@ assert PROJECT_ROOT == package / "_bundled", f"run-time files are looked for in 
 for name in ("migrations/env.py", "migrations/script.py.mako", "static/css/app.css", "static/js/live.js",
              "playbooks/skjutning.yaml", "playbooks/README.md"):
     assert (PROJECT_ROOT / name).is_file(), f"the wheel lacks {name}"
-for name in ("timeline/fonts/DejaVuSans.ttf", "timeline/fonts/DejaVuSans-Bold.ttf", "playbooks/schema.json",
+for name in ("casefile/fonts/DejaVuSans.ttf", "casefile/fonts/DejaVuSans-Bold.ttf", "playbooks/schema.json",
              "translations/sv/LC_MESSAGES/messages.mo", "translations/en/LC_MESSAGES/messages.mo"):
     assert (package / name).is_file(), f"the wheel lacks crisis/{name}"
 

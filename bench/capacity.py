@@ -65,6 +65,7 @@ def run_phase(servers: list[Server], users: int, seconds: float, requests_for, p
 
     latencies: dict[str, list[float]] = {}
     errors: dict[str, int] = {}
+    answers: dict[str, set[str]] = {}  # the statuses of the failed requests, per endpoint
     lock = threading.Lock()
     stop_at = time.monotonic() + seconds
     start = threading.Barrier(users + 1)
@@ -81,13 +82,16 @@ def run_phase(servers: list[Server], users: int, seconds: float, requests_for, p
             try:
                 response = http.request(method, server.url + path, timeout=60, **kwargs)
                 ok = response.status_code < 400
-            except requests.RequestException:
+                status = str(response.status_code)
+            except requests.RequestException as exc:
                 ok = False
+                status = type(exc).__name__
             elapsed = time.perf_counter() - began
             with lock:
                 latencies.setdefault(name, []).append(elapsed)
                 if not ok:
                     errors[name] = errors.get(name, 0) + 1
+                    answers.setdefault(name, set()).add(status)
         http.close()
 
     threads = [threading.Thread(target=user, args=(i,), daemon=True) for i in range(users)]
@@ -100,7 +104,8 @@ def run_phase(servers: list[Server], users: int, seconds: float, requests_for, p
     wall = time.monotonic() - began
     total = sum(len(v) for v in latencies.values())
     return {"seconds": wall, "requests": total, "throughput": total / wall,
-            "endpoints": {name: {**stats([x * 1000 for x in values]), "errors": errors.get(name, 0)}
+            "endpoints": {name: {**stats([x * 1000 for x in values]), "errors": errors.get(name, 0),
+                                 "error_statuses": sorted(answers.get(name, ()))}
                           for name, values in sorted(latencies.items())}}
 
 
@@ -118,6 +123,10 @@ def main() -> int:
     from crisis.core import migrate
     from crisis.core.db import db
 
+    # The seed (this process) and the web processes must share SECRET_KEY: relatives' names and
+    # phones are encrypted with a key derived from it, and a page that cannot decrypt them fails.
+    secret_key = "capacity-bench-" + "x" * 40
+    os.environ["SECRET_KEY"] = secret_key
     results: list[dict] = []
     with own_database(args.postgres_url, "capacity") as database_url, \
             tempfile.TemporaryDirectory(prefix="crisis-capacity-") as work:
@@ -134,7 +143,7 @@ def main() -> int:
             db.session.remove()
         db.engine.dispose()
         env = {**os.environ, "DATABASE_URL": database_url, "TOTP_REQUIRED_ROLES": "none",
-               "SECRET_KEY": "capacity-bench-" + "x" * 40, "CRISIS_ENV": "development"}
+               "SECRET_KEY": secret_key, "CRISIS_ENV": "development"}
         env.pop("REDIS_URL", None)
         incident = world["incident_id"]
         reads = [
@@ -183,10 +192,16 @@ def main() -> int:
             print(f"round {n} {kind:<8} {result['throughput']:7.1f} req/s ({result['requests']} requests)", flush=True)
             for name, figures in result["endpoints"].items():
                 print(f"    {name:<26} p50 {figures['p50']:8.1f} ms   p95 {figures['p95']:8.1f} ms   "
-                      f"n {figures['n']:5d}" + (f"   errors {figures['errors']}" if figures["errors"] else ""))
+                      f"n {figures['n']:5d}" + (f"   errors {figures['errors']} ({', '.join(figures['error_statuses'])})"
+                                                if figures["errors"] else ""))
     path = write_summary("capacity", {"users": args.users, "processes": args.processes, "seconds": args.seconds,
                                       "incidents": args.incidents, "rounds": results})
     print(f"summary: {path}")
+    failed = sum(f["errors"] for r in results for f in r["endpoints"].values())
+    if failed:
+        # Fast errors are no measurement: a run with failed requests fails (and `make bench` with it).
+        print(f"{failed} requests failed: these figures are not a measurement", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -107,7 +107,7 @@ BLUEPRINTS = [
     "crisis.auth.routes", "crisis.home", "crisis.incidents.routes", "crisis.tasks.routes",
     "crisis.playbooks.routes", "crisis.dispatch.routes", "crisis.messaging.routes",
     "crisis.messaging.webhooks", "crisis.followups.routes", "crisis.live.routes",
-    "crisis.timeline.routes", "crisis.reports.routes", "crisis.retention.routes",
+    "crisis.casefile.routes", "crisis.reports.routes", "crisis.retention.routes",
     "crisis.staff.routes", "crisis.oncall.routes", "crisis.pwa.routes",
 ]
 API_MODULES = [

@@ -110,8 +110,7 @@ def db_upgrade(revision: str, verbose: bool) -> None:
 
     from crisis.core import migrate
 
-    if not verbose:
-        logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.INFO if verbose else logging.WARNING)
     applied = migrate.upgrade(db.engine, revision)
     for number, title in applied:
         click.echo(f"Applied {number}: {title}")
@@ -151,7 +150,11 @@ def db_check() -> None:
     diff = migrate.schema_differences(db.engine)
     for item in diff:
         click.echo(repr(item))
-    sys.exit(1 if diff else 0)
+    if diff:
+        click.echo(f"{len(diff)} difference(s) between the models and the database "
+                   f"({db.dialect}): run `crisis db upgrade`, or write a migration.", err=True)
+        sys.exit(1)
+    click.echo(f"Models and database agree ({db.dialect}).")
 
 
 # -- users and tokens ---------------------------------------------------------

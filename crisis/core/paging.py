@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from flask import request
+from flask_babel import gettext as _
 from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
@@ -53,8 +54,8 @@ def decode_cursor(cursor: str) -> dict:
     except (ValueError, binascii.Error, UnicodeDecodeError):
         value = None
     if not isinstance(value, dict):
-        raise _invalid("cursor", "cursor is not one this API gave out: pass back the next_cursor of the "
-                                 "previous page unchanged, or leave it out for the first page.")
+        raise _invalid("cursor", _("cursor is not one this API gave out: pass back the next_cursor of the "
+                                   "previous page unchanged, or leave it out for the first page."))
     return value
 
 
@@ -70,20 +71,22 @@ def page_from_request(*, default: int, maximum: int) -> Page:
         try:
             limit = int(raw.strip())
         except ValueError:
-            raise _invalid("limit", f"limit must be a whole number from 1 to {maximum}, not {raw[:40]!r}.") from None
+            raise _invalid("limit", _("limit must be a whole number from 1 to %(maximum)s, not %(given)s.",
+                                      maximum=maximum, given=repr(raw[:40]))) from None
         if limit > maximum:
-            raise _invalid("limit", f"limit may be at most {maximum} here (you asked for {limit}); "
-                                    "ask for the next page with the cursor in next_cursor.")
+            raise _invalid("limit", _("limit may be at most %(maximum)s here (you asked for %(limit)s); "
+                                      "ask for the next page with the cursor in next_cursor.",
+                                      maximum=maximum, limit=limit))
         if limit < 1:
-            raise _invalid("limit", f"limit must be a whole number from 1 to {maximum}.")
+            raise _invalid("limit", _("limit must be a whole number from 1 to %(maximum)s.", maximum=maximum))
     cursor = request.args.get("cursor")
     offset = 0
     if cursor:
         position = decode_cursor(cursor)
         offset = position.get("o", 0)
         if not isinstance(offset, int) or not 0 <= offset <= MAX_OFFSET:
-            raise _invalid("cursor", "cursor is not one this API gave out: pass back the next_cursor of the "
-                                     "previous page unchanged.")
+            raise _invalid("cursor", _("cursor is not one this API gave out: pass back the next_cursor of the "
+                                       "previous page unchanged."))
     return Page(limit=limit, offset=offset)
 
 

@@ -12,6 +12,23 @@ from flask_login import current_user
 
 from crisis.auth.permissions import login_required
 from crisis.core.api import ApiError, api
+from crisis.core.apischema import (
+    ETAG,
+    IF_MATCH,
+    INVALID,
+    STALE,
+    datetime_schema,
+    enum_schema,
+    expected_version,
+    id_schema,
+    json_response,
+    perform,
+    read_body,
+    read_query,
+    row_or_404,
+    text_schema,
+    unprocessable,
+)
 from crisis.core.db import db, utcnow
 from crisis.core.openapi import document, problem_responses
 from crisis.core.paging import page_from_request, page_of_list, paging_parameters
@@ -34,23 +51,6 @@ from crisis.followups.services import (
 )
 from crisis.incidents import access
 from crisis.incidents.models import ContactChannel, Relative
-from crisis.incidents.serializers import (
-    ETAG,
-    IF_MATCH,
-    INVALID,
-    STALE,
-    datetime_schema,
-    enum_schema,
-    expected_version,
-    id_schema,
-    json_response,
-    perform,
-    read_body,
-    read_query,
-    row_or_404,
-    text_schema,
-    unprocessable,
-)
 
 TAGS = ["followups"]
 

@@ -17,6 +17,26 @@ from sqlalchemy.orm import selectinload
 from crisis.auth.models import Role, User
 from crisis.auth.permissions import login_required, roles_required
 from crisis.core.api import ApiError, api
+from crisis.core.apischema import (
+    ETAG,
+    ID_MAX,
+    IF_MATCH,
+    INVALID,
+    LOCATION,
+    STALE,
+    datetime_schema,
+    enum_schema,
+    expected_version,
+    id_schema,
+    json_response,
+    parse_period_bound,
+    perform,
+    read_body,
+    read_query,
+    row_or_404,
+    text_schema,
+    unprocessable,
+)
 from crisis.core.db import db, utcnow
 from crisis.core.openapi import document, problem_responses
 from crisis.core.paging import (
@@ -28,6 +48,7 @@ from crisis.core.paging import (
     page_of_query,
     paging_parameters,
 )
+from crisis.eventtext.serializers import events_json
 from crisis.incidents import access, services
 from crisis.incidents.models import (
     AgeBand,
@@ -43,35 +64,17 @@ from crisis.incidents.models import (
     ThreatLevel,
 )
 from crisis.incidents.serializers import (
-    ETAG,
-    ID_MAX,
-    IF_MATCH,
-    INVALID,
-    LOCATION,
-    STALE,
     consent_json,
-    datetime_schema,
-    enum_schema,
-    expected_version,
-    id_schema,
     incident_detail_json,
     incident_json,
-    json_response,
-    parse_period_bound,
-    perform,
     person_json,
-    read_body,
-    read_query,
-    referral_json,
     relative_detail_json,
     relative_summary_json,
-    row_or_404,
-    task_counts,
-    text_schema,
-    unprocessable,
 )
 from crisis.playbooks.engine import PlaybookNotFound, playbooks_for
 from crisis.referrals.models import SupportOrganisation
+from crisis.referrals.serializers import referral_json
+from crisis.tasks.queries import task_counts
 from crisis.timeline.models import TimelineEvent
 from crisis.timeline.services import log_access
 
@@ -385,7 +388,6 @@ def incident_timeline(incident_id: int):
     events = events[: args["limit"]]
     next_after = events[-1].id if events else args.get("after")
     from crisis.core.i18n import api_language
-    from crisis.timeline.render import events_json
 
     # `type` and `data` are the facts; `summary` is their sentence in the caller's language.
     return {"items": events_json(events, api_language(), db.session), "has_more": has_more,

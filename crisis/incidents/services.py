@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from crisis.auth.models import User
 from crisis.core.crypto import keyring
 from crisis.core.db import utcnow
+from crisis.core.errors import ServiceError, StaleRow
 from crisis.core.labels import lazy_label
 from crisis.incidents.access import assign
 from crisis.incidents.models import (
@@ -50,15 +51,11 @@ from crisis.timeline.services import changes, record_event
 REFERENCE_ALPHABET = "ACDEFHJKLMNPQRTUVWXY3479"  # no look-alikes (0/O, 1/I, 5/S, 8/B)
 
 
-class IncidentError(ValueError):
+class IncidentError(ServiceError):
     """Input a service refuses; the message says what to fix (shown to the user)."""
 
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.field = field
 
-
-class StaleVersion(IncidentError):
+class StaleVersion(IncidentError, StaleRow):
     """Someone else changed the row first."""
 
     def __init__(self, current_version: int):

@@ -17,6 +17,7 @@ from crisis.core.api import ApiError, api
 from crisis.core.db import db, utcnow
 from crisis.core.openapi import document, problem_responses
 from crisis.core.paging import NEXT_CURSOR, page_from_request, paging_parameters
+from crisis.eventtext.serializers import events_json
 from crisis.incidents.access import can_view_incident
 from crisis.incidents.models import Incident, IncidentStatus, IncidentType, Outcome, ThreatLevel
 from crisis.live import dashboard
@@ -62,7 +63,6 @@ def list_events_after():
     events, has_more = dashboard.events_after(db.session, current_user, after,
                                               incident_id=incident_id, limit=limit)
     from crisis.core.i18n import api_language
-    from crisis.timeline.render import events_json
 
     return {"items": events_json(events, api_language(), db.session), "has_more": has_more}
 

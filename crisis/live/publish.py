@@ -81,7 +81,7 @@ def rooms_for(event: TimelineEvent) -> list[str]:
 
 
 def event_payload(event: TimelineEvent) -> dict:
-    """The socket payload: the facts, and the sentence in every language (crisis.timeline.render).
+    """The socket payload: the facts, and the sentence in every language (crisis.eventtext.render).
 
     One emit reaches readers of both languages, so the payload carries both:
     `summaries` {"sv": ..., "en": ...}, and `summary` in Swedish. Rendered with
@@ -90,7 +90,7 @@ def event_payload(event: TimelineEvent) -> dict:
     """
     from sqlalchemy.orm import Session
 
-    from crisis.timeline.render import LANGUAGES, render
+    from crisis.eventtext.render import LANGUAGES, render
 
     payload = event.as_json()
     try:
@@ -125,7 +125,7 @@ def publish_event(event: TimelineEvent) -> None:
 
 def event_payloads(events: list[TimelineEvent], session) -> list[dict]:
     """`event_payload` for a batch: rendered with one session, names looked up once per batch."""
-    from crisis.timeline.render import LANGUAGES, render_events
+    from crisis.eventtext.render import LANGUAGES, render_events
 
     payloads = [event.as_json() for event in events]
     try:

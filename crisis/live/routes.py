@@ -51,10 +51,10 @@ def incident_href(incident_id: int) -> str | None:
 
 
 def _summaries(events) -> dict[int, str]:
-    """Each feed event's sentence in the reader's language (crisis.timeline.render)."""
+    """Each feed event's sentence in the reader's language (crisis.eventtext.render)."""
     from flask_babel import get_locale
 
-    from crisis.timeline.render import render_events
+    from crisis.eventtext.render import render_events
 
     return {e.id: s for e, s in zip(events, render_events(events, str(get_locale() or "sv"), db.session),
                                     strict=True)}

@@ -10,9 +10,9 @@ from flask_login import current_user
 from crisis.auth.models import Role, User
 from crisis.auth.permissions import roles_required
 from crisis.core.api import ApiError, api, json_body
+from crisis.core.apischema import unprocessable
 from crisis.core.db import db
 from crisis.core.openapi import document, problem_responses
-from crisis.incidents.serializers import unprocessable
 from crisis.oncall import services
 from crisis.oncall.services import OVERRIDE_REASONS, RotaError
 from crisis.organisation.models import Team

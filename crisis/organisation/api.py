@@ -8,10 +8,10 @@ from sqlalchemy import select
 from crisis.auth.models import Role
 from crisis.auth.permissions import roles_required
 from crisis.core.api import ApiError, api
+from crisis.core.apischema import read_query
 from crisis.core.db import db, utcnow
 from crisis.core.openapi import document, problem_responses
 from crisis.core.paging import paging_parameters
-from crisis.incidents.serializers import read_query
 from crisis.organisation.models import District, Team
 from crisis.staff.api import ID_MAX, PAGE_PARAMETERS, page, read_page
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, render_template, send_from_directory
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import login_required
 
+from crisis.auth.permissions import login_required
 from crisis.core.navigation import add_nav_item
 
 bp = Blueprint("pwa", __name__, template_folder="templates")

@@ -9,9 +9,9 @@ from __future__ import annotations
 from crisis.auth.models import Role
 from crisis.auth.permissions import roles_required
 from crisis.core.api import api
+from crisis.core.apischema import ID_MAX, INVALID, read_query, unprocessable
 from crisis.core.db import db
 from crisis.core.openapi import document, problem_responses
-from crisis.incidents.serializers import ID_MAX, INVALID, read_query, unprocessable
 from crisis.reports import services
 from crisis.reports.disclosure import THRESHOLD
 from crisis.reports.figures import Shown, Unit

@@ -31,6 +31,7 @@ from sqlalchemy import exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from crisis.core.db import utcnow
+from crisis.eventtext.render import render as render_event
 from crisis.followups.models import FollowUp
 from crisis.incidents.access import is_assigned
 from crisis.incidents.models import (
@@ -45,7 +46,6 @@ from crisis.messaging.models import Message
 from crisis.referrals.models import Referral
 from crisis.tasks.models import Task
 from crisis.timeline.models import AccessLog, TimelineEvent
-from crisis.timeline.render import render as render_event
 from crisis.timeline.services import log_access, record_event
 
 RETENTION_ACTOR = "retention"

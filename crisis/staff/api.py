@@ -10,9 +10,9 @@ from crisis.auth.models import ApiToken, Role, User
 from crisis.auth.permissions import login_required, roles_required
 from crisis.auth.services import AccountError
 from crisis.core.api import ApiError, api, json_body
+from crisis.core.apischema import read_query, unprocessable
 from crisis.core.db import db
 from crisis.core.openapi import document, problem_responses
-from crisis.incidents.serializers import read_query, unprocessable
 from crisis.organisation.models import Team
 from crisis.staff import services
 

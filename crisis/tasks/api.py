@@ -15,18 +15,7 @@ from sqlalchemy.orm import selectinload
 from crisis.auth.models import Role
 from crisis.auth.permissions import login_required, roles_required
 from crisis.core.api import ApiError, api
-from crisis.core.db import db, utcnow
-from crisis.core.openapi import document, problem_responses
-from crisis.core.paging import page_from_request, page_of_query, paging_parameters
-from crisis.incidents import access
-from crisis.incidents.api import (
-    INCIDENT_ID,
-    NULLABLE_ID,
-    editable_incident,
-    visible_incident,
-    with_etag,
-)
-from crisis.incidents.serializers import (
+from crisis.core.apischema import (
     ETAG,
     ID_MAX,
     IF_MATCH,
@@ -42,13 +31,24 @@ from crisis.incidents.serializers import (
     read_body,
     read_query,
     row_or_404,
-    task_json,
     text_schema,
     unprocessable,
+)
+from crisis.core.db import db, utcnow
+from crisis.core.openapi import document, problem_responses
+from crisis.core.paging import page_from_request, page_of_query, paging_parameters
+from crisis.incidents import access
+from crisis.incidents.api import (
+    INCIDENT_ID,
+    NULLABLE_ID,
+    editable_incident,
+    visible_incident,
+    with_etag,
 )
 from crisis.tasks import services
 from crisis.tasks.models import Task, TaskCategory, TaskStatus
 from crisis.tasks.queries import mine, my_tasks_query
+from crisis.tasks.serializers import task_json
 
 
 class NoteReader:

@@ -1,8 +1,11 @@
-"""The "my tasks" query, shared by the page (crisis.tasks.routes) and the API (crisis.tasks.api)."""
+"""The "my tasks" query, shared by the page (crisis.tasks.routes) and the API (crisis.tasks.api),
+and the open/overdue/done counts per incident that the incident list shows."""
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, Select, case, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from crisis.core.db import db
@@ -41,3 +44,19 @@ def count_my_open_tasks(user) -> int:
     """How many open tasks `my_tasks_query` finds in all (the page says when there are more)."""
     query = my_tasks_query(db.session, user).order_by(None).options()
     return db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+
+
+def task_counts(session: Session, incident_ids: list[int], now: datetime) -> dict[int, dict[str, int]]:
+    """Open, overdue and done tasks per incident, in one query."""
+    if not incident_ids:
+        return {}
+    is_open = Task.status.in_(OPEN)
+    rows = session.execute(
+        select(
+            Task.incident_id,
+            func.sum(case((is_open, 1), else_=0)),
+            func.sum(case((is_open & (Task.due_at < now), 1), else_=0)),
+            func.sum(case((Task.status == TaskStatus.DONE, 1), else_=0)),
+        ).where(Task.incident_id.in_(incident_ids)).group_by(Task.incident_id)
+    ).all()
+    return {r[0]: {"open": int(r[1] or 0), "overdue": int(r[2] or 0), "done": int(r[3] or 0)} for r in rows}

@@ -1,6 +1,6 @@
 """The kinds of timeline entry a reviewer filters by, and their labels.
 
-Shared by the renderer (crisis.timeline.render) and the case file (crisis.timeline.casefile).
+Shared by the renderer (crisis.eventtext.render) and the case file (crisis.casefile.queries).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ the audit trail and the dashboard can never disagree.
 
 An event's truth is its `type` and `data` (ids, codes, values); the text
 people read is rendered from them when read, in the reader's language
-(crisis.timeline.render). `summary` may still be passed; it is kept as a
+(crisis.eventtext.render). `summary` may still be passed; it is kept as a
 developer's note and never shown.
 """
 

@@ -1,6 +1,6 @@
 """timeline events keep their facts: backfill what old events' data lacks
 
-Events are now rendered from `type` + `data` when read (crisis.timeline.render).
+Events are now rendered from `type` + `data` when read (crisis.eventtext.render).
 Events written before that carried the id of what they concern only as the
 subject (`subject_type`, `subject_id`); this copies it into `data` under the
 key the renderers read (`task_id`, `relative_id`, ...). A staff member's STOP

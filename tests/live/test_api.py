@@ -243,8 +243,8 @@ def test_live_endpoints_are_documented(client):
     assert {"TimelineEvent", "DashboardIncident", "TeamAvailability"} <= set(schemas)
 
 
-@pytest.mark.parametrize("limit, needle", [("0", "limit must be a whole number from 1 to 500"),
-                                           ("501", "limit may be at most 500")])
+@pytest.mark.parametrize("limit, needle", [("0", "limit måste vara ett heltal från 1 till 500"),  # Swedish by default
+                                           ("501", "limit får vara högst 500")])
 def test_an_event_limit_out_of_bounds_is_422_naming_the_maximum(api_as, create_user, limit, needle):
     response = api_as(create_user("coordinator"), "/api/v1/events", limit=limit)
     assert response.status_code == 422 and response.mimetype == "application/problem+json"

@@ -238,7 +238,7 @@ def test_staff_event_without_incident_goes_to_dashboard_only(app, live_server, l
     event = watcher.wait_until(lambda: next((e for e in watcher.events if e["type"] == "user.availability_changed"),
                                             None), what="the availability event")
     assert event["data"] == {"user_id": outreach.id, "before": "available", "after": "busy"}
-    # The sentence comes rendered in both languages, naming the person (crisis.timeline.render).
+    # The sentence comes rendered in both languages, naming the person (crisis.eventtext.render).
     assert event["summaries"] == {"sv": f"{outreach.name} är nu upptagen", "en": f"{outreach.name} is now busy"}
     assert event["summary"] == event["summaries"]["sv"]
     assert not colleague.events

@@ -83,7 +83,7 @@ def test_start_without_an_opt_out_changes_nothing(session):
 
 
 def test_staff_stop_and_start_are_staff_events_rendered_by_name(app, session, create_staff):
-    from crisis.timeline.render import render
+    from crisis.eventtext.render import render
 
     user = create_staff(phone=NUMBER)
     inbound(session, "STOPP")
@@ -159,7 +159,7 @@ def test_relative_with_sms_consent_gets_it_and_the_timeline_says_so_by_label(ses
 
 
 def test_relative_who_opted_out_gets_no_more_and_the_incident_shows_it(app, session, relative_with):
-    from crisis.timeline.render import render
+    from crisis.eventtext.render import render
 
     relative = relative_with(["contact", "sms"])
     inbound(session, "AVSLUTA")

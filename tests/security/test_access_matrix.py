@@ -289,7 +289,7 @@ REQUESTS = {
     32: lambda w, role, t: _only_mine(t, [Call("GET", "/playbooks"), Call("GET", "/playbooks/stockholm-skjutning")]),
     33: lambda w, role, t: _only_mine(t, [Call("GET", "/api/v1/users")]),
     35: lambda w, role, t: _only_mine(t, [
-        Call("GET", "/"), Call("GET", "/more"), Call("GET", "/api/v1/me"), Call("POST", "/api/v1/me/availability",
+        Call("GET", "/"), Call("GET", "/more"), Call("GET", "/me/device"), Call("GET", "/api/v1/me"), Call("POST", "/api/v1/me/availability",
                                                           json={"availability": "busy"}),
         Call("GET", "/account/security"), Call("POST", "/account/security/recovery-codes"),
         Call("POST", "/account/security/turn-off")]),

@@ -9,12 +9,12 @@ import re
 import pytest
 from sqlalchemy import select
 
-from crisis.timeline import casefile
+from crisis.casefile import queries
+from crisis.eventtext.render import render_events
 from crisis.timeline.models import TimelineEvent
-from crisis.timeline.render import render_events
+from tests.casefile.conftest import RELATIVE_NAME, RELATIVE_PHONE
+from tests.casefile.pdftext import pdf_text
 from tests.conftest import login
-from tests.timeline.conftest import RELATIVE_NAME, RELATIVE_PHONE
-from tests.timeline.pdftext import pdf_text
 
 
 def timeline(client, case, **query):
@@ -153,7 +153,7 @@ def test_pdf_export_for_a_case_review(client, logged_in, case):
 
 
 def test_pdf_export_works_without_the_unicode_font(client, logged_in, case, monkeypatch):
-    from crisis.timeline import pdf
+    from crisis.casefile import pdf
 
     monkeypatch.setattr(pdf, "FONT_DIRS", ())
     logged_in("admin")
@@ -164,12 +164,12 @@ def test_pdf_export_works_without_the_unicode_font(client, logged_in, case, monk
 
 
 def test_entries_read_straight_from_the_service(session, case):
-    entries = casefile.timeline_entries(session, case.incident, include_access=False)
-    assert all(e.kind != casefile.ACCESS for e in entries)
+    entries = queries.timeline_entries(session, case.incident, include_access=False)
+    assert all(e.kind != queries.ACCESS for e in entries)
     assert [e.at for e in entries] == sorted(e.at for e in entries)
-    with_access = casefile.timeline_entries(session, case.incident, include_access=True)
+    with_access = queries.timeline_entries(session, case.incident, include_access=True)
     assert len(with_access) == len(entries) + 2
-    assert [e.flagged for e in with_access if e.kind == casefile.ACCESS] == [False, True]
+    assert [e.flagged for e in with_access if e.kind == queries.ACCESS] == [False, True]
 
 
 @pytest.mark.parametrize("kind", ["nonsense", ""])

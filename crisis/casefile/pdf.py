@@ -24,7 +24,7 @@ from flask_babel import format_datetime
 from flask_babel import gettext as _
 from fpdf import FPDF, FontFace, XPos, YPos
 
-from crisis.timeline.casefile import Entry, kind_label
+from crisis.casefile.queries import Entry, kind_label
 
 log = logging.getLogger(__name__)
 # fpdf2 subsets the font on every export and fontTools reports each step at INFO.

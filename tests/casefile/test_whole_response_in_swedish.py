@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from crisis.timeline.models import TimelineEvent
+from tests.casefile.pdftext import pdf_text
 from tests.conftest import login
-from tests.timeline.pdftext import pdf_text
 
 # Internal ids as the old summaries showed them: "Task 40", "staff 6", "team 2", "SMS 12" ...
 ID_PATTERN = re.compile(r"\b(?:task|staff|team|dispatch|sms|follow-up|coordinator|message|user|"

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from crisis.timeline.services import log_access
+from tests.casefile.conftest import RELATIVE_NAME, RELATIVE_PHONE
 from tests.conftest import login
-from tests.timeline.conftest import RELATIVE_NAME, RELATIVE_PHONE
 
 
 def rows_of(page: str) -> list[str]:

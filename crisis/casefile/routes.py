@@ -15,6 +15,8 @@ from flask_login import current_user
 
 from crisis.auth.models import Role, User
 from crisis.auth.permissions import login_required, roles_required
+from crisis.casefile import queries
+from crisis.casefile.pdf import CaseHeader, timeline_pdf
 from crisis.core import csvsafe
 from crisis.core.db import db, utcnow
 from crisis.core.holidays import local_date
@@ -22,10 +24,8 @@ from crisis.core.navigation import add_nav_item
 from crisis.incidents import access, labels
 from crisis.incidents.models import Incident
 from crisis.reports.export import csv_response
-from crisis.timeline import casefile
-from crisis.timeline.pdf import CaseHeader, timeline_pdf
 
-bp = Blueprint("timeline", __name__, template_folder="templates")
+bp = Blueprint("casefile", __name__, template_folder="templates")
 
 # Log review is a manager's duty (HSLF-FS 2016:40 4 kap. 9 §, as the city applies it to social services).
 LOG_REVIEWERS = (Role.MANAGER, Role.ADMIN)
@@ -35,7 +35,7 @@ PAGE_SIZE = 100
 # The incident timeline page, oldest first; the CSV and PDF exports stay whole (they are the case file).
 TIMELINE_PAGE_SIZE = 100
 
-add_nav_item("timeline.access_log", _l("Access log"), LOG_REVIEWERS, 65)
+add_nav_item("casefile.access_log", _l("Access log"), LOG_REVIEWERS, 65)
 
 
 def language() -> str:
@@ -62,7 +62,7 @@ def event_text(event) -> str:
     """`{{ event|event_text }}`: a timeline event's sentence in the reader's language, on any page."""
     from flask import g
 
-    from crisis.timeline.render import Names, render
+    from crisis.eventtext.render import Names, render
 
     names = getattr(g, "_event_names", None)
     if names is None or names.language != language():
@@ -90,7 +90,7 @@ def may_export() -> bool:
 
 def selected_kinds() -> set[str] | None:
     """The kinds ticked in the filter; None when none are (everything)."""
-    offered = set(casefile.KINDS) if may_review_access() else set(casefile.KINDS) - {casefile.ACCESS}
+    offered = set(queries.KINDS) if may_review_access() else set(queries.KINDS) - {queries.ACCESS}
     chosen = {k for k in request.args.getlist("kind") if k in offered}
     return chosen or None
 
@@ -98,11 +98,11 @@ def selected_kinds() -> set[str] | None:
 def selection_text(kinds: set[str] | None) -> str:
     if kinds is None:
         return _("all entries")
-    return ", ".join(casefile.kind_label(k) for k in casefile.KINDS if k in kinds)
+    return ", ".join(queries.kind_label(k) for k in queries.KINDS if k in kinds)
 
 
-def load_entries(incident: Incident, kinds: set[str] | None) -> list[casefile.Entry]:
-    return casefile.timeline_entries(db.session, incident, kinds=kinds, include_access=may_review_access(),
+def load_entries(incident: Incident, kinds: set[str] | None) -> list[queries.Entry]:
+    return queries.timeline_entries(db.session, incident, kinds=kinds, include_access=may_review_access(),
                                      language=language())
 
 
@@ -145,7 +145,7 @@ def incident_timeline(incident_id: int):
     kinds = selected_kinds()
     page = _page()
     offset = (page - 1) * TIMELINE_PAGE_SIZE
-    entries, total, flagged = casefile.timeline_page(
+    entries, total, flagged = queries.timeline_page(
         db.session, incident, kinds=kinds, include_access=may_review_access(), language=language(),
         offset=offset, limit=TIMELINE_PAGE_SIZE)
     pages = max(1, -(-total // TIMELINE_PAGE_SIZE))
@@ -153,19 +153,19 @@ def incident_timeline(incident_id: int):
         # Past the end (the filter narrowed the list): the last page instead of an empty one.
         page = pages
         offset = (page - 1) * TIMELINE_PAGE_SIZE
-        entries, total, flagged = casefile.timeline_page(
+        entries, total, flagged = queries.timeline_page(
             db.session, incident, kinds=kinds, include_access=may_review_access(), language=language(),
             offset=offset, limit=TIMELINE_PAGE_SIZE)
-    counts = casefile.kind_counts(db.session, incident, include_access=may_review_access())
+    counts = queries.kind_counts(db.session, incident, include_access=may_review_access())
     # Only the kinds this response has (and any ticked), so the filter stays short on a phone.
-    offered = [k for k in casefile.KINDS if (k != casefile.ACCESS or may_review_access())
+    offered = [k for k in queries.KINDS if (k != queries.ACCESS or may_review_access())
                and (counts.get(k) or (kinds and k in kinds))]
     days = [(format_date(day, "full"), list(items))
             for day, items in groupby(entries, key=lambda e: local_date(e.at))]
     query = {"kind": sorted(kinds)} if kinds else {}
     return render_template(
-        "timeline/incident.html", incident=incident, days=days, entries=entries, kinds=kinds,
-        offered=offered, counts=counts, kind_label=casefile.kind_label, query=query,
+        "casefile/incident.html", incident=incident, days=days, entries=entries, kinds=kinds,
+        offered=offered, counts=counts, kind_label=queries.kind_label, query=query,
         may_export=may_export(), may_review_access=may_review_access(), flagged=flagged,
         page=page, pages=pages, total=total, first=offset + 1, last=offset + len(entries),
     )
@@ -182,11 +182,11 @@ def timeline_csv(incident_id: int):
     entries = load_entries(incident, selected_kinds())
     out = io.StringIO()
     writer = csvsafe.writer(out)  # formulas neutralised (issue 14)
-    # The same sentences as the page and the PDF (crisis.timeline.render); no codes.
+    # The same sentences as the page and the PDF (crisis.eventtext.render); no codes.
     writer.writerow([_("Time (Stockholm)"), _("Kind"), _("Who"), _("What"), _("Concerns"),
                      _("Not assigned"), _("Reason given")])
     for entry in entries:
-        writer.writerow([format_datetime(entry.at, "yyyy-MM-dd HH:mm:ss"), casefile.kind_label(entry.kind),
+        writer.writerow([format_datetime(entry.at, "yyyy-MM-dd HH:mm:ss"), queries.kind_label(entry.kind),
                          entry.actor, entry.summary, entry.concerns,
                          _("yes") if entry.flagged else "", entry.reason or ""])
     return csv_response(out.getvalue(), timeline_filename(incident, "csv"))
@@ -210,7 +210,7 @@ def timeline_pdf_export(incident_id: int):
 # -- access-log review (loggkontroll) -------------------------------------------------------------
 
 
-def read_access_filter() -> tuple[casefile.AccessFilter, dict[str, str], dict[str, str]]:
+def read_access_filter() -> tuple[queries.AccessFilter, dict[str, str], dict[str, str]]:
     """The filter from the query string, the form's values and an error per bad field."""
     errors: dict[str, str] = {}
     form = {name: request.args.get(name, "").strip() for name in ("user_id", "incident", "start", "end")}
@@ -227,7 +227,7 @@ def read_access_filter() -> tuple[casefile.AccessFilter, dict[str, str], dict[st
                 user_id = None
     incident_id = None
     if form["incident"]:
-        incident = casefile.incident_by_reference(db.session, form["incident"])
+        incident = queries.incident_by_reference(db.session, form["incident"])
         if incident is None:
             errors["incident"] = _("No incident has the reference %(ref)s.", ref=form["incident"][:16])
         else:
@@ -242,11 +242,11 @@ def read_access_filter() -> tuple[casefile.AccessFilter, dict[str, str], dict[st
     if days["start"] and days["end"] and days["end"] < days["start"]:
         errors["end"] = _("The end date is before the start date.")
         days["end"] = None
-    filters = casefile.AccessFilter(user_id=user_id, incident_id=incident_id, start=days["start"],
+    filters = queries.AccessFilter(user_id=user_id, incident_id=incident_id, start=days["start"],
                                     end=days["end"], flagged_only=bool(form["flagged"]))
     if errors.get("incident"):
         # An unknown reference must not widen the search to every incident.
-        filters = casefile.AccessFilter(**{**filters.__dict__, "incident_id": -1})
+        filters = queries.AccessFilter(**{**filters.__dict__, "incident_id": -1})
     return filters, form, errors
 
 
@@ -262,14 +262,14 @@ def _page() -> int:
 def access_log():
     filters, form, errors = read_access_filter()
     page = _page()
-    total, flagged = casefile.access_log_totals(db.session, filters)
+    total, flagged = queries.access_log_totals(db.session, filters)
     pages = max(1, -(-total // PAGE_SIZE))
     page = min(page, pages)
-    rows = casefile.access_log_rows(db.session, filters, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+    rows = queries.access_log_rows(db.session, filters, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
     query = {k: v for k, v in form.items() if v}
     return render_template(
-        "timeline/access_log.html", rows=rows, form=form, errors=errors, total=total, flagged=flagged,
-        page=page, pages=pages, query=query, users=casefile.users_in_access_log(db.session),
+        "casefile/access_log.html", rows=rows, form=form, errors=errors, total=total, flagged=flagged,
+        page=page, pages=pages, query=query, users=queries.users_in_access_log(db.session),
     ), (422 if errors else 200)
 
 
@@ -279,7 +279,7 @@ def access_log_csv():
     filters, _form, errors = read_access_filter()
     if errors:
         abort(400, " ".join(errors.values()))
-    rows = casefile.access_log_rows(db.session, filters, limit=None)
+    rows = queries.access_log_rows(db.session, filters, limit=None)
     out = io.StringIO()
     writer = csvsafe.writer(out)  # formulas neutralised (issue 14)
     writer.writerow([_("Time (Stockholm)"), _("Who"), _("Staff id"), _("Record"), _("Protected identity"),

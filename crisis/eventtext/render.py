@@ -267,11 +267,6 @@ def event_json(event, language: str, session: Session, names: Names | None = Non
     return {**event.as_json(), "summary": render(event, language, session, names)}
 
 
-def events_json(events: list, language: str, session: Session) -> list[dict]:
-    summaries = render_events(events, language, session)
-    return [{**e.as_json(), "summary": s} for e, s in zip(events, summaries, strict=True)]
-
-
 # -- incident ----------------------------------------------------------------------------------
 
 

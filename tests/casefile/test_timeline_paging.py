@@ -7,11 +7,11 @@ import csv
 import io
 import re
 
+from crisis.casefile import routes
 from crisis.core.db import db
-from crisis.timeline import routes
 from crisis.timeline.services import record_event
+from tests.casefile.test_timeline_page import entry_summaries, timeline
 from tests.statements import counting_statements
-from tests.timeline.test_timeline_page import entry_summaries, timeline
 
 
 def _all_pages(client, case, **query) -> list[str]:

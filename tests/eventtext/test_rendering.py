@@ -1,5 +1,5 @@
 """Every event type the product emits reads as a sentence in Swedish and in English,
-naming things as people know them (crisis.timeline.render)."""
+naming things as people know them (crisis.eventtext.render)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from crisis.timeline.render import RENDERERS, Ev, fallback, render
+from crisis.eventtext.render import RENDERERS, Ev, fallback, render
 
 ROOT = Path(__file__).resolve().parents[2]
 

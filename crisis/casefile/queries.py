@@ -5,7 +5,7 @@ The timeline is the append-only events of the incident, with the access-log
 entries of its relatives merged in by time, so that a reviewer sees in one
 place what was done and who looked at whose record. Events carry labels
 ("Anhörig 2"), references and ids, never a relative's name or number; their
-sentences are rendered when read (crisis.timeline.render) and keep it that way. Staff are named: "who did what" is the point
+sentences are rendered when read (crisis.eventtext.render) and keep it that way. Staff are named: "who did what" is the point
 of a case review.
 """
 
@@ -134,7 +134,7 @@ def kind_counts(session: Session, incident: Incident, *, include_access: bool) -
 
 def _event_entries(session: Session, incident: Incident, kinds: set[str] | None, language: str,
                    ids: list[int] | None = None) -> list[Entry]:
-    from crisis.timeline.render import Names, render_events
+    from crisis.eventtext.render import Names, render_events
 
     query = (select(TimelineEvent, User.name).outerjoin(User, TimelineEvent.actor_id == User.id)
              .where(TimelineEvent.incident_id == incident.id))
@@ -143,7 +143,7 @@ def _event_entries(session: Session, incident: Incident, kinds: set[str] | None,
     if ids is not None:
         query = query.where(TimelineEvent.id.in_(ids))
     rows = session.execute(query.order_by(TimelineEvent.occurred_at, TimelineEvent.id)).all()
-    # The sentence of each event, rendered now in the reader's language (crisis.timeline.render).
+    # The sentence of each event, rendered now in the reader's language (crisis.eventtext.render).
     summaries = render_events([event for event, _name in rows], language, session)
     names = Names(session, language)
     return [
