@@ -107,7 +107,7 @@ def server_record_problem(idle_seconds: float) -> str | None:
         db.session.commit()
     # The user loader asks the same of the same record in this request: it takes this answer
     # (and holds the rows: the session's identity map would let them go and load them again).
-    g.checked_session = (session.get(records.SESSION_KEY), record, user)
+    g.checked_session = (request._get_current_object(), session.get(records.SESSION_KEY), record, user)
     return None
 
 

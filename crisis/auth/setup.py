@@ -29,9 +29,9 @@ def init_login(app) -> None:
             return None
         key = session.get(records.SESSION_KEY)
         checked = g.get("checked_session")
-        if checked is not None and checked[0] == key:
+        if checked is not None and checked[0] is request._get_current_object() and checked[1] == key:
             # The session guard found this record open and current a moment ago, in this request.
-            _key, record, user = checked
+            _request, _key, record, user = checked
             if user.id == uid and user.active and user.session_generation == generation:
                 return user
             return None
