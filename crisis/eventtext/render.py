@@ -39,6 +39,7 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date, format_datetime
 from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crisis.core.labels import humanise, label, labels, organisation_name
@@ -112,6 +113,18 @@ class Names:
         except (TypeError, ValueError):
             return None
 
+    def _label(self, model, key) -> str | None:
+        """`model`'s label by id: from the session if the row is loaded, else that one column
+        (a relative's or person's row holds encrypted fields the label does not need decrypted)."""
+        try:
+            ident = int(key)
+        except (TypeError, ValueError):
+            return None
+        loaded = self.session.identity_map.get(self.session.identity_key(model, ident))
+        if loaded is not None:
+            return loaded.label
+        return self.session.scalar(select(model.label).where(model.id == ident))
+
     def user(self, user_id) -> str:
         from crisis.auth.models import User
 
@@ -146,15 +159,15 @@ class Names:
         from crisis.incidents.models import Relative
 
         return self._get("relative", relative_id,
-                         lambda: getattr(self._row(Relative, relative_id), "label", None),
+                         lambda: self._label(Relative, relative_id),
                          lambda: _("a relative"))
 
     def person(self, person_id) -> str:
         from crisis.incidents.models import AffectedPerson
 
         def load():
-            person = self._row(AffectedPerson, person_id)
-            return _("Person %(n)s", n=person.label.split()[-1]) if person is not None else None
+            label = self._label(AffectedPerson, person_id)
+            return _("Person %(n)s", n=label.split()[-1]) if label is not None else None
         return self._get("person", person_id, load, lambda: _("the person concerned"))
 
     def organisation(self, code) -> str:
