@@ -39,8 +39,7 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date, format_datetime
 from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from crisis.core.labels import humanise, label, labels, organisation_name
 
@@ -120,10 +119,9 @@ class Names:
             ident = int(key)
         except (TypeError, ValueError):
             return None
-        loaded = self.session.identity_map.get(self.session.identity_key(model, ident))
-        if loaded is not None:
-            return loaded.label
-        return self.session.scalar(select(model.label).where(model.id == ident))
+        # Only the label is loaded; the row then stays in the session for the next language.
+        row = self.session.get(model, ident, options=[load_only(model.label)])
+        return row.label if row is not None else None
 
     def user(self, user_id) -> str:
         from crisis.auth.models import User
