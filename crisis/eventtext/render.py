@@ -119,9 +119,13 @@ class Names:
             ident = int(key)
         except (TypeError, ValueError):
             return None
-        # Only the label is loaded; the row then stays in the session for the next language.
         row = self.session.get(model, ident, options=[load_only(model.label)])
-        return row.label if row is not None else None
+        if row is None:
+            return None
+        # Held for the session's life: the next language's names find it without asking again
+        # (the session's identity map alone would let an unchanged row go).
+        self.session.info.setdefault("eventtext_rows", []).append(row)
+        return row.label
 
     def user(self, user_id) -> str:
         from crisis.auth.models import User
