@@ -95,6 +95,7 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     init_security_headers(app)
     register_api_errors(app)
     _connect_receivers()
+    _register_labels()
     _register_blueprints(app)
     _register_template_helpers(app)
     _register_health(app)
@@ -113,7 +114,7 @@ BLUEPRINTS = [
 API_MODULES = [
     "crisis.auth.api", "crisis.incidents.api", "crisis.tasks.api", "crisis.dispatch.api",
     "crisis.messaging.api", "crisis.followups.api", "crisis.live.api", "crisis.timeline.api",
-    "crisis.reports.api", "crisis.retention.api", "crisis.staff.api", "crisis.organisation.api", "crisis.oncall.api",
+    "crisis.reports.api", "crisis.retention.api", "crisis.staff.api", "crisis.orgadmin.api", "crisis.oncall.api",
     "crisis.core.openapi",
 ]
 
@@ -125,8 +126,18 @@ SUBSCRIBERS = [
 ]
 
 
+# The modules that give words for their capability's codes (crisis.core.labels.register_labels):
+# imported at start so label(group, code) knows every group on the first page, job or command.
+LABEL_MODULES = ["crisis.incidents.labels", "crisis.messaging.labels"]
+
+
 def _connect_receivers() -> None:
     for name in SUBSCRIBERS:
+        importlib.import_module(name)
+
+
+def _register_labels() -> None:
+    for name in LABEL_MODULES:
         importlib.import_module(name)
 
 

@@ -84,8 +84,8 @@ class CrisisGroup(LazyGroup):
 @click.group(cls=CrisisGroup, lazy={
     "playbooks": ("crisis.playbooks.commands:playbooks_cli",
                   "Validate, show and simulate crisis playbooks (the city's crisis plan as data)."),
-    "keys": ("crisis.core.keys_cli:keys_cli", "Encryption keys of the sensitive columns (ENCRYPTION_KEYS)."),
-    "org": ("crisis.organisation.commands:org_cli",
+    "keys": ("crisis.keys_cli:keys_cli", "Encryption keys of the sensitive columns (ENCRYPTION_KEYS)."),
+    "org": ("crisis.orgadmin.commands:org_cli",
             "The city's organisation as data: validate and apply a city's YAML file."),
 })
 def main() -> None:
@@ -146,8 +146,9 @@ def db_revision(message: str) -> None:
 def db_check() -> None:
     """Exit non-zero if the models and the migrated database differ."""
     from crisis.core import migrate
+    from crisis.models import Base
 
-    diff = migrate.schema_differences(db.engine)
+    diff = migrate.schema_differences(db.engine, Base.metadata)
     for item in diff:
         click.echo(repr(item))
     if diff:

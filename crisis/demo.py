@@ -58,8 +58,8 @@ def load_demo(session: Session) -> list[str]:
 
 
 def _load_organisation(session: Session, report: list[str]) -> dict[str, District]:
-    from crisis.organisation.apply import apply_organisation
-    from crisis.organisation.orgfile import load_org_file
+    from crisis.orgadmin.apply import apply_organisation
+    from crisis.orgadmin.orgfile import load_org_file
 
     report.extend(apply_organisation(session, load_org_file(ORGANISATION_FILE), actor="demo").changes)
     return {d.code: d for d in session.scalars(select(District))}

@@ -37,7 +37,3 @@ __all__ = [
     "SmsOptOut", "SupportOrganisation", "Task", "Team", "TeamMember", "TimelineEvent", "User",
     "UserRole",
 ]
-
-from crisis.core.textsafety import install as _install_text_safety  # noqa: E402
-
-_install_text_safety()  # bidirectional controls out of names and typed text (issue 14)

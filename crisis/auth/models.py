@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crisis.core.crypto import EncryptedText
 from crisis.core.db import Base, UTCDateTime, str_enum, utcnow
+from crisis.core.textsafety import strip_controls
 
 
 class Role(enum.StrEnum):
@@ -156,3 +157,6 @@ class LoginThrottle(Base):
     failures: Mapped[int] = mapped_column(Integer, default=0)
     last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+strip_controls(User.name)  # no bidirectional controls in names (crisis.core.textsafety)

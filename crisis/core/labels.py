@@ -8,20 +8,19 @@ here, by group and code:
     labels("consent_scope", ["contact", "sms"]) -> "Kontakt från socialtjänsten, Kontakt via sms"
 
 A code that has no word yet never reaches a person raw: it comes back
-humanised ("some_new_code" -> "Some new code"). To add a group, add a dict of
-code -> lazy_gettext text to GROUPS (and the Swedish to messages.po).
-Referral organisations are rows with their own names; `organisation_name`
-looks them up by code.
+humanised ("some_new_code" -> "Some new code"). A capability gives words for
+its own codes with `register_labels(group, {code: lazy_gettext text})` in its
+`labels` module, which the app factory imports (crisis.app.LABEL_MODULES), so
+every group is known before the first page, job or command; add the Swedish to
+messages.po. Referral organisations are rows with their own names:
+crisis.referrals.labels.organisation_name looks them up by code.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from flask_babel import lazy_gettext as _l
-
-from crisis.incidents import labels as incident_labels
-from crisis.messaging import labels as messaging_labels
 
 ROLES = {"coordinator": _l("Coordinator"), "outreach": _l("Outreach staff"), "manager": _l("Manager"),
          "admin": _l("Administrator")}
@@ -72,22 +71,6 @@ OVERRIDE_REASONS = {"swap": _l("swapped shift"), "sick_leave": _l("sick leave"),
 SESSION_END_REASONS = {"sign_out_everywhere": _l("signed out everywhere"), "password_reset": _l("password reset")}
 
 GROUPS: dict[str, dict] = {
-    "incident_type": incident_labels.INCIDENT_TYPES,
-    "outcome": incident_labels.OUTCOMES,
-    "threat_level": incident_labels.THREAT_LEVELS,
-    "incident_status": incident_labels.INCIDENT_STATUSES,
-    "consent_state": incident_labels.CONSENT_STATES,
-    "consent_scope": incident_labels.CONSENT_SCOPES,
-    "relation": incident_labels.RELATIONS,
-    "gender": incident_labels.GENDERS,
-    "age_band": incident_labels.AGE_BANDS,
-    "channel": incident_labels.CHANNELS,
-    "task_status": incident_labels.TASK_STATUSES,
-    "task_category": incident_labels.TASK_CATEGORIES,
-    "agency": incident_labels.AGENCIES,
-    "language": incident_labels.LANGUAGES,
-    "message_status": {k.value: v for k, v in messaging_labels.STATUS_LABELS.items()},
-    "message_purpose": messaging_labels.PURPOSE_LABELS,
     "role": ROLES,
     "availability": AVAILABILITY,
     "dispatch_purpose": DISPATCH_PURPOSES,
@@ -108,6 +91,11 @@ GROUPS: dict[str, dict] = {
     "override_reason": OVERRIDE_REASONS,
     "session_end_reason": SESSION_END_REASONS,
 }
+
+
+def register_labels(group: str, words: Mapping) -> None:
+    """Words for a capability's own codes (keys may be enum members: their values are the codes)."""
+    GROUPS[group] = {getattr(code, "value", code): text for code, text in words.items()}
 
 
 def humanise(code) -> str:
@@ -146,14 +134,3 @@ def lazy_label(group: str, code, capital: bool = False) -> LazyLabel:
 def labels(group: str, codes: Iterable | None, sep: str = ", ") -> str:
     return sep.join(label(group, code) for code in (codes or []))
 
-
-def organisation_name(session, code: str | None) -> str:
-    """A support organisation by its name, whatever its code."""
-    from sqlalchemy import select
-
-    from crisis.referrals.models import SupportOrganisation
-
-    if not code:
-        return "–"
-    name = session.scalar(select(SupportOrganisation.name).where(SupportOrganisation.code == code))
-    return name or humanise(code)

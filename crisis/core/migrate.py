@@ -6,6 +6,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
+from sqlalchemy import MetaData
 from sqlalchemy.engine import Engine
 
 from crisis.core.config import PROJECT_ROOT
@@ -52,10 +53,9 @@ def revision(engine: Engine, message: str) -> None:
         command.revision(config, message=message, autogenerate=True)
 
 
-def schema_differences(engine: Engine) -> list:
-    """What autogenerate would change: empty when models and migrations agree."""
-    from crisis.models import Base
-
+def schema_differences(engine: Engine, metadata: MetaData) -> list:
+    """What autogenerate would change: empty when the models (`metadata`, every capability's:
+    crisis.models.Base.metadata) and the migrated database agree."""
     with engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
-        return compare_metadata(context, Base.metadata)
+        return compare_metadata(context, metadata)

@@ -7,7 +7,9 @@ like another, or a file name in an export to end differently than it does
 and the free text staff type, are stored without them: the characters are
 removed when the value is set, whichever path (form, API, command) set it.
 Right-to-left scripts themselves (Arabic, Hebrew) are untouched: only the
-invisible controls go.
+invisible controls go. Each capability names its own such columns at the end
+of its models module (`strip_controls(...)`), so the rule holds wherever the
+model is used.
 """
 
 from __future__ import annotations
@@ -31,19 +33,16 @@ def _on_set(target, value, oldvalue, initiator):
     return neutralise(value)
 
 
-def install() -> None:
-    """Strip the controls from every name and typed-text attribute as it is set."""
-    from crisis.auth.models import User
-    from crisis.incidents.models import AffectedPerson, ConsentRecord, Incident, Relative
-    from crisis.tasks.models import Task
-
-    attributes = [User.name, Relative.name, Relative.label, Relative.notes, AffectedPerson.name,
-                  AffectedPerson.label, Incident.place, Incident.police_reference, ConsentRecord.note,
-                  Task.note]
+def strip_controls(*attributes) -> None:
+    """Remove the controls from these text attributes whenever they are set."""
     for attribute in attributes:
         if not event.contains(attribute, "set", _on_set):
             event.listen(attribute, "set", _on_set, retval=True)
-    for attribute in (Task.title, Task.description):
+
+
+def strip_controls_from_texts(*attributes) -> None:
+    """The same for attributes holding texts by language ({"sv": ..., "en": ...})."""
+    for attribute in attributes:
         if not event.contains(attribute, "set", _on_set_map):
             event.listen(attribute, "set", _on_set_map, retval=True)
 

@@ -41,7 +41,8 @@ from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session, load_only
 
-from crisis.core.labels import humanise, label, labels, organisation_name
+from crisis.core.labels import humanise, label, labels
+from crisis.referrals.labels import organisation_name
 
 log = logging.getLogger(__name__)
 

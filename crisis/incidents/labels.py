@@ -2,6 +2,8 @@
 
 from flask_babel import lazy_gettext as _l
 
+from crisis.core.labels import register_labels
+
 INCIDENT_TYPES = {
     "shooting": _l("Shooting"),
     "lethal_violence": _l("Lethal violence"),
@@ -50,3 +52,13 @@ def choices(mapping: dict) -> list[tuple[str, str]]:
 
 ANCHORS = {"activation": _l("activation"), "occurred": _l("incident"), "death": _l("death"),
            "funeral": _l("funeral"), "judgment": _l("judgment"), "first_contact": _l("first contact")}
+
+
+# The same words for label(group, code) everywhere (crisis.core.labels).
+for _group, _words in {
+    "incident_type": INCIDENT_TYPES, "outcome": OUTCOMES, "threat_level": THREAT_LEVELS,
+    "incident_status": INCIDENT_STATUSES, "consent_state": CONSENT_STATES, "consent_scope": CONSENT_SCOPES,
+    "relation": RELATIONS, "gender": GENDERS, "age_band": AGE_BANDS, "channel": CHANNELS,
+    "task_status": TASK_STATUSES, "task_category": TASK_CATEGORIES, "agency": AGENCIES, "language": LANGUAGES,
+}.items():
+    register_labels(_group, _words)

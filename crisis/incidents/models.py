@@ -18,6 +18,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crisis.core.crypto import EncryptedText
 from crisis.core.db import Base, UTCDateTime, str_enum, utcnow
+from crisis.core.textsafety import strip_controls
 
 
 class IncidentType(enum.StrEnum):
@@ -263,3 +264,8 @@ class IncidentAssignment(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     # The dispatch whose alert gave this access (issue 14): withdrawn when someone else acknowledges.
     via_dispatch_id: Mapped[int | None] = mapped_column(Integer)
+
+
+# No bidirectional controls in names and typed text (crisis.core.textsafety).
+strip_controls(Relative.name, Relative.label, Relative.notes, AffectedPerson.name, AffectedPerson.label,
+               Incident.place, Incident.police_reference, ConsentRecord.note)

@@ -17,7 +17,6 @@ from crisis.auth.models import Role, User
 from crisis.auth.permissions import login_required, roles_required
 from crisis.core.db import db, utcnow
 from crisis.core.forms import show_error
-from crisis.core.labels import organisation_name
 from crisis.core.navigation import add_nav_item
 from crisis.incidents import access, labels, services
 from crisis.incidents.forms import (
@@ -34,6 +33,7 @@ from crisis.incidents.forms import (
 from crisis.incidents.models import Incident, Relative
 from crisis.organisation.models import District, Team
 from crisis.playbooks.engine import available_playbooks
+from crisis.referrals.labels import organisation_name
 from crisis.referrals.models import Referral, SupportOrganisation
 from crisis.tasks.models import Task, TaskStatus
 from crisis.timeline.services import log_access

@@ -2,6 +2,7 @@
 
 from flask_babel import lazy_gettext as _l
 
+from crisis.core.labels import register_labels
 from crisis.messaging.models import MessageStatus
 
 STATUS_LABELS = {
@@ -33,3 +34,7 @@ def status_label(status) -> str:
 
 def purpose_label(purpose: str) -> str:
     return str(PURPOSE_LABELS.get(purpose, purpose))
+
+
+register_labels("message_status", STATUS_LABELS)  # for label(group, code) everywhere (crisis.core.labels)
+register_labels("message_purpose", PURPOSE_LABELS)

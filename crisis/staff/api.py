@@ -135,7 +135,7 @@ def api_update_staff(user_id: int):
 def api_deactivate_staff(user_id: int):
     user = _user(user_id)
     _apply(lambda: services.deactivate(db.session, user, actor=current_user))
-    services.disconnect_sockets(user.id)
+    services.announce_sessions_ended(user.id)
     return staff_json(user)
 
 
@@ -152,7 +152,7 @@ def api_reactivate_staff(user_id: int):
 def api_reset_password(user_id: int):
     user = _user(user_id)
     link = _apply(lambda: services.reset_password(db.session, user, actor=current_user))
-    services.disconnect_sockets(user.id)
+    services.announce_sessions_ended(user.id)
     return {"user": staff_json(user), "reset_url": link.url, "expires_at": link.record.expires_at.isoformat()}
 
 
@@ -161,7 +161,7 @@ def api_reset_password(user_id: int):
 def api_reset_two_factor(user_id: int):
     user = _user(user_id)
     _apply(lambda: services.reset_two_factor(db.session, user, actor=current_user))
-    services.disconnect_sockets(user.id)
+    services.announce_sessions_ended(user.id)
     return staff_json(user)
 
 

@@ -76,11 +76,11 @@ def users_invite(email, roles, name, phone, district_code, language, send_sms):
 def users_deactivate(email):
     """Deactivate EMAIL: sessions, sockets and API tokens end at once."""
     from crisis.core.db import db
-    from crisis.staff.services import deactivate, disconnect_sockets
+    from crisis.staff.services import announce_sessions_ended, deactivate
 
     user = _user(email)
     _run(lambda: deactivate(db.session, user, actor=ACTOR))
-    disconnect_sockets(user.id)
+    announce_sessions_ended(user.id)
     click.echo(f"Deactivated user {user.id}.")
 
 

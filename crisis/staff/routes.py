@@ -124,7 +124,7 @@ def _admin_action(user_id: int, action, done: str, *, end_sockets: bool = False)
         return redirect(url_for("staff.edit", user_id=user.id)), None
     db.session.commit()
     if end_sockets:
-        services.disconnect_sockets(user_id)
+        services.announce_sessions_ended(user_id)
     flash(done, "success")
     return None, (user, result)
 
@@ -265,7 +265,7 @@ def sign_out_everywhere():
     user_id = current_user.id
     services.end_all_sessions(db.session, current_user, current_user)
     db.session.commit()
-    services.disconnect_sockets(user_id)
+    services.announce_sessions_ended(user_id)
     session.clear()
     flash(_("You are signed out everywhere, on this device too."), "info")
     return redirect(url_for("home.index"))  # which sends to the login page

@@ -28,6 +28,7 @@ from crisis.auth.services import (
     set_password,
 )
 from crisis.core.db import utcnow
+from crisis.core.signals import sessions_ended
 from crisis.organisation.models import District, Team, TeamMember
 from crisis.staff.models import AccountLink
 from crisis.timeline.services import record_event
@@ -64,13 +65,10 @@ def end_all_sessions(session: Session, user: User, actor=None, *, reason: str = 
                  data={"user_id": user.id, "reason": reason})
 
 
-def disconnect_sockets(user_id: int) -> None:
-    """Close the user's live sockets in every web process (call after commit)."""
-    try:
-        from crisis.live.sockets import disconnect_user
-    except ImportError:  # pragma: no cover - live capability missing
-        return
-    disconnect_user(user_id)
+def announce_sessions_ended(user_id: int) -> None:
+    """Announce that the user's sessions ended (call after commit): crisis.core.signals.sessions_ended,
+    on which the live dashboard closes the user's sockets in every web process."""
+    sessions_ended.send(user_id, user_id=user_id)
 
 
 # -- one-time links -------------------------------------------------------------------------

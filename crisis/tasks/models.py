@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crisis.core.crypto import EncryptedJSON, EncryptedText
 from crisis.core.db import Base, UTCDateTime, str_enum, utcnow
+from crisis.core.textsafety import strip_controls, strip_controls_from_texts
 
 
 class TaskStatus(enum.StrEnum):
@@ -90,3 +91,8 @@ class Task(Base):
 
     def title_in(self, lang: str) -> str:
         return self.title.get(lang) or self.title.get("sv") or next(iter(self.title.values()), "")
+
+
+# No bidirectional controls in typed text (crisis.core.textsafety).
+strip_controls(Task.note)
+strip_controls_from_texts(Task.title, Task.description)

@@ -8,7 +8,7 @@ from crisis.models import Base
 
 
 def test_autogenerate_finds_no_difference(app):
-    assert migrate.schema_differences(db.engine) == []
+    assert migrate.schema_differences(db.engine, Base.metadata) == []
 
 
 def test_every_table_is_created_by_the_migrations(app):
@@ -23,4 +23,4 @@ def test_downgrade_to_base_and_upgrade_again(tmp_path):
     migrate.downgrade(engine, "base")
     assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
     migrate.upgrade(engine)
-    assert migrate.schema_differences(engine) == []
+    assert migrate.schema_differences(engine, Base.metadata) == []

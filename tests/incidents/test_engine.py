@@ -226,7 +226,11 @@ def test_plan_matches_facts_after_any_sequence_of_changes(session, activate, res
 
 
 def test_reconcile_job_repairs_a_row_changed_behind_the_services_back(session, activate, app):
-    from crisis.playbooks.jobs import reconcile_active_incidents
+    from crisis.incidents.jobs import reconcile_active_incidents
+    from crisis.scheduler import registered_jobs
+
+    job = {job.id: job for job in registered_jobs()}["playbooks.reconcile_active_incidents"]
+    assert job.run is reconcile_active_incidents and job.seconds == 900  # moved from playbooks, unchanged
 
     incident = activate()
     task = tasks_of(session, incident, key="situation-picture")[0]

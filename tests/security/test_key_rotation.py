@@ -11,7 +11,7 @@ from sqlalchemy import select, text
 from crisis.cli import main
 from crisis.core.crypto import keyring
 from crisis.core.db import db
-from crisis.core.keys_cli import encrypted_columns, values_under_old_keys
+from crisis.keys_cli import encrypted_columns, values_under_old_keys
 from crisis.models import Base
 
 KEY_A = Fernet.generate_key().decode()

@@ -14,7 +14,7 @@ from crisis.cli import main
 from crisis.core import migrate
 from crisis.core.crypto import keyring
 from crisis.core.db import db
-from crisis.core.keys_cli import encrypted_columns
+from crisis.keys_cli import encrypted_columns
 from crisis.models import Base
 from tests.conftest import login
 

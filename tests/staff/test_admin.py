@@ -242,6 +242,29 @@ def test_nobody_revokes_someone_elses_token_but_an_admin(session, client, logged
     assert user_for_token(session, issued.token) == other
 
 
+def test_ended_sessions_are_announced_for_the_live_dashboard(session, app, client, admin_client, api, create_user):
+    """Deactivation from the page, the API and the CLI sends crisis.core.signals.sessions_ended (live closes
+    the user's sockets on it); a refused change and a reactivation announce nothing."""
+    from crisis.core.signals import sessions_ended
+
+    staff = create_user("outreach", email="staff@example.se")
+    admin = create_user("admin")
+    heard = []
+
+    def listener(_sender, *, user_id, **_kwargs):
+        heard.append(user_id)
+
+    with sessions_ended.connected_to(listener):
+        page = f"/admin/staff/{staff.id}"
+        assert post(client, f"{page}/deactivate", page=page).status_code == 302
+        assert post(client, f"{page}/deactivate", page=page).status_code == 302  # already: refused
+        assert post(client, f"{page}/reactivate", page=page).status_code == 302
+        assert api.post(f"/staff/{staff.id}/deactivate", as_=admin).status_code == 200
+        assert invoke(app, "users", "reactivate", staff.email).exit_code == 0
+        assert invoke(app, "users", "deactivate", staff.email).exit_code == 0
+    assert heard == [staff.id] * 3
+
+
 # -- CLI -----------------------------------------------------------------------------------------
 
 

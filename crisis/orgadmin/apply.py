@@ -14,8 +14,8 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from crisis.orgadmin.orgfile import OrgFile, OrgFileError, OrgIssue, load_org_file
 from crisis.organisation.models import DefaultPlaybook, District, Team, TeamMember
-from crisis.organisation.orgfile import OrgFile, OrgFileError, OrgIssue, load_org_file
 from crisis.referrals.models import Referral, SupportOrganisation
 from crisis.timeline.services import record_event
 

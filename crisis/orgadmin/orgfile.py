@@ -2,7 +2,7 @@
 
 The format (organisation/README.md) is checked here; every problem is
 reported as ``file:line: path: message`` so a city's administrator can fix
-the file without reading code. `crisis org apply` (crisis.organisation.apply)
+the file without reading code. `crisis org apply` (crisis.orgadmin.apply)
 writes a valid file to the database.
 """
 

@@ -17,6 +17,9 @@ Opt-outs (`sms_opt_outs`) keep only a digest of the number that said STOP.
 They are re-keyed through any number the system still holds (staff, a
 relative, a message) whose old digest matches; the command reports any it
 could not re-key, which would stop matching once the old key is removed.
+
+An entry point beside crisis/cli.py rather than part of core: it reaches the
+encrypted columns and phone digests of every capability's models.
 """
 
 from __future__ import annotations

@@ -17,8 +17,8 @@ def org_cli() -> None:
 
 def _check(path: str, with_database: bool):
     from crisis.core.db import db
-    from crisis.organisation.apply import check_org_file
-    from crisis.organisation.orgfile import OrgFileError
+    from crisis.orgadmin.apply import check_org_file
+    from crisis.orgadmin.orgfile import OrgFileError
 
     session = None
     if with_database:
@@ -51,7 +51,7 @@ def org_validate(file: str) -> None:
 def org_apply(file: str) -> None:
     """Make the database match FILE (idempotent) and print what changed."""
     from crisis.core.db import db
-    from crisis.organisation.apply import OrgApplyRefused, apply_organisation
+    from crisis.orgadmin.apply import OrgApplyRefused, apply_organisation
 
     org = _check(file, with_database=True)
     try:

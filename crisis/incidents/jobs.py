@@ -1,5 +1,9 @@
 """Keep every active response in line with its pinned playbook.
 
+The sweep picks the open incidents, so it lives with incidents (the playbook
+engine below only plans one incident at a time); its job id keeps the name it
+was registered under, `playbooks.reconcile_active_incidents`.
+
 Services re-apply the playbook in the same transaction as the fact they
 change, so this sweep normally finds nothing. It exists for what bypasses
 them: a data correction made directly in the database, or a restored

@@ -12,9 +12,9 @@ from sqlalchemy import func, select
 from crisis.cli import main
 from crisis.core.config import PROJECT_ROOT, ConfigError, load_settings
 from crisis.core.db import utcnow
-from crisis.organisation.apply import OrgApplyRefused, apply_organisation, playbook_version_issues
+from crisis.orgadmin.apply import OrgApplyRefused, apply_organisation, playbook_version_issues
+from crisis.orgadmin.orgfile import OrgFileError, load_org_file, load_org_text
 from crisis.organisation.models import DefaultPlaybook, District, Team
-from crisis.organisation.orgfile import OrgFileError, load_org_file, load_org_text
 from crisis.playbooks.loader import load_directory
 from crisis.referrals.models import SupportOrganisation
 from crisis.timeline.models import TimelineEvent
