@@ -109,12 +109,13 @@ BLUEPRINTS = [
     "crisis.playbooks.routes", "crisis.dispatch.routes", "crisis.messaging.routes",
     "crisis.messaging.webhooks", "crisis.followups.routes", "crisis.live.routes",
     "crisis.casefile.routes", "crisis.reports.routes", "crisis.retention.routes",
-    "crisis.staff.routes", "crisis.oncall.routes", "crisis.pwa.routes",
+    "crisis.staff.routes", "crisis.oncall.routes", "crisis.pwa.routes", "crisis.push.routes",
 ]
 API_MODULES = [
     "crisis.auth.api", "crisis.incidents.api", "crisis.tasks.api", "crisis.dispatch.api",
     "crisis.messaging.api", "crisis.followups.api", "crisis.live.api", "crisis.timeline.api",
     "crisis.reports.api", "crisis.retention.api", "crisis.staff.api", "crisis.orgadmin.api", "crisis.oncall.api",
+    "crisis.push.api",
     "crisis.core.openapi",
 ]
 

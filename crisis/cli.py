@@ -85,6 +85,7 @@ class CrisisGroup(LazyGroup):
     "playbooks": ("crisis.playbooks.commands:playbooks_cli",
                   "Validate, show and simulate crisis playbooks (the city's crisis plan as data)."),
     "keys": ("crisis.keys_cli:keys_cli", "Encryption keys of the sensitive columns (ENCRYPTION_KEYS)."),
+    "push": ("crisis.push.vapid:push_cli", "Web Push alerts: print a new VAPID key pair (`crisis push keys`)."),
     "org": ("crisis.orgadmin.commands:org_cli",
             "The city's organisation as data: validate and apply a city's YAML file."),
 })

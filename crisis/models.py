@@ -23,6 +23,7 @@ from crisis.messaging.models import Message, MessageStatusEvent, SmsOptOut
 from crisis.oncall.models import Override, Rotation, RotationShift
 from crisis.organisation.models import DefaultPlaybook, District, Team, TeamMember
 from crisis.playbooks.models import PlaybookSnapshot
+from crisis.push.models import PushAlert, PushSubscription
 from crisis.referrals.models import Referral, SupportOrganisation
 from crisis.retention.models import ExportRequest
 from crisis.staff.models import AccountLink
@@ -33,7 +34,7 @@ __all__ = [
     "AccessLog", "AccountLink", "AffectedPerson", "ApiToken", "AuthSession", "Base", "ConsentRecord",
     "DefaultPlaybook", "Dispatch", "DispatchAttempt", "District", "ExportRequest", "FollowUp", "Incident",
     "IncidentAssignment", "LoginThrottle", "Message", "Override", "Rotation", "RotationShift",
-    "MessageStatusEvent", "PlaybookSnapshot", "RecoveryCode", "Referral", "Relative", "Role",
+    "MessageStatusEvent", "PlaybookSnapshot", "PushAlert", "PushSubscription", "RecoveryCode", "Referral", "Relative", "Role",
     "SmsOptOut", "SupportOrganisation", "Task", "Team", "TeamMember", "TimelineEvent", "User",
     "UserRole",
 ]

@@ -53,7 +53,8 @@ def _import_job_modules() -> None:
     import importlib
 
     for module in ("crisis.messaging.jobs", "crisis.followups.jobs", "crisis.dispatch.jobs",
-                   "crisis.tasks.jobs", "crisis.retention.jobs", "crisis.incidents.jobs"):
+                   "crisis.tasks.jobs", "crisis.retention.jobs", "crisis.incidents.jobs",
+                   "crisis.push.jobs"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:

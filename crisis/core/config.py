@@ -99,6 +99,12 @@ class Settings:
     sms_send_rate: float | None = None
     sms_send_burst: int | None = None
     sms_sender_threads: int | None = None
+    # Issue 16: Web Push alerts before SMS (crisis.push): the VAPID pair, its contact, and how long
+    # an alert's SMS waits for the push to be acknowledged.
+    vapid_public_key: str | None = None
+    vapid_private_key: str | None = None
+    vapid_subject: str | None = None
+    push_sms_fallback_seconds: int = 60
 
     @property
     def is_production(self) -> bool:
@@ -124,6 +130,10 @@ class Settings:
             "RETENTION_CLOSED_INCIDENT_DAYS": self.retention_closed_incident_days,
             "RETENTION_RELATIVE_CONTACT_DAYS": self.retention_relative_contact_days,
             "TRUSTED_PROXIES": self.trusted_proxies,
+            "VAPID_PUBLIC_KEY": self.vapid_public_key,
+            "VAPID_PRIVATE_KEY": self.vapid_private_key,
+            "VAPID_SUBJECT": self.vapid_subject,
+            "PUSH_SMS_FALLBACK_SECONDS": self.push_sms_fallback_seconds,
             **{name: value for name, value in (
                 ("SMS_SEND_RATE", self.sms_send_rate), ("SMS_SEND_BURST", self.sms_send_burst),
                 ("SMS_SENDER_THREADS", self.sms_sender_threads)) if value is not None},
@@ -171,6 +181,10 @@ def _load_settings(env, instance_path: Path | None) -> Settings:
         sms_send_rate=_float(env, "SMS_SEND_RATE"),
         sms_send_burst=_int(env, "SMS_SEND_BURST", None),
         sms_sender_threads=_int(env, "SMS_SENDER_THREADS", None),
+        vapid_public_key=(env.get("VAPID_PUBLIC_KEY") or "").strip() or None,
+        vapid_private_key=(env.get("VAPID_PRIVATE_KEY") or "").strip() or None,
+        vapid_subject=(env.get("VAPID_SUBJECT") or "").strip() or None,
+        push_sms_fallback_seconds=_int(env, "PUSH_SMS_FALLBACK_SECONDS", 60),
     )
     check_settings(settings)
     return settings
@@ -195,6 +209,8 @@ def check_settings(settings: Settings) -> None:
                         ("SMS_SENDER_THREADS", settings.sms_sender_threads)):
         if value is not None and value < 1:
             problems.append(f"{name} must be at least 1.")
+    if not 0 <= settings.push_sms_fallback_seconds <= 3600:
+        problems.append("PUSH_SMS_FALLBACK_SECONDS must be 0 to 3600 seconds (default 60).")
     if settings.retention_closed_incident_days < 1:
         problems.append("RETENTION_CLOSED_INCIDENT_DAYS must be at least 1 (default 1826, five years).")
     if settings.retention_relative_contact_days is not None and not (
@@ -230,6 +246,9 @@ def check_settings(settings: Settings) -> None:
             )
         if not settings.public_base_url.startswith("https://"):
             problems.append("PUBLIC_BASE_URL must be the https:// address users and Twilio reach.")
+        vapid = vapid_problem(settings.vapid_public_key, settings.vapid_private_key, settings.vapid_subject)
+        if vapid:
+            problems.append(vapid)
     problems.extend(deployment_problems(settings))
     if problems:
         raise ConfigError("Refusing to start:\n- " + "\n- ".join(problems))
@@ -275,3 +294,48 @@ def _is_fernet_key(key: str) -> bool:
         return len(base64.urlsafe_b64decode(key.encode())) == 32
     except (binascii.Error, ValueError):
         return False
+
+
+def vapid_public_key_of(private: str) -> str:
+    """The VAPID public key (65 uncompressed bytes, url-safe base64) of a P-256 private key given
+    as its 32 raw bytes in url-safe base64; ValueError when it is not one."""
+    import base64
+    import binascii
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    try:
+        raw = base64.urlsafe_b64decode(private.strip() + "=" * (-len(private.strip()) % 4))
+    except (binascii.Error, ValueError):
+        raise ValueError("not url-safe base64") from None
+    if len(raw) != 32:
+        raise ValueError("not 32 bytes")
+    key = ec.derive_private_key(int.from_bytes(raw, "big"), ec.SECP256R1())
+    point = key.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    return base64.urlsafe_b64encode(point).decode().rstrip("=")
+
+
+def vapid_problem(public: str | None, private: str | None, subject: str | None) -> str | None:
+    """Why these settings cannot sign pushes, or None (all unset is fine: no push alerts).
+
+    Production refuses to start with the problem (check_settings); elsewhere the device page
+    says push is not available and why (crisis.push.services.unavailable_reason).
+    """
+    if not public and not private:
+        return None
+    if not (public and private):
+        missing = "VAPID_PRIVATE_KEY" if public else "VAPID_PUBLIC_KEY"
+        return (f"{missing} is not set but the other VAPID key is: set both (make a pair with "
+                "`crisis push keys`), or neither for no push alerts.")
+    try:
+        derived = vapid_public_key_of(private)
+    except ValueError:
+        return ("VAPID_PRIVATE_KEY is not a P-256 private key in url-safe base64: set the two lines "
+                "`crisis push keys` prints.")
+    if derived != public.strip().rstrip("="):
+        return "VAPID_PUBLIC_KEY does not belong to VAPID_PRIVATE_KEY: set the two lines `crisis push keys` prints."
+    if not subject or not subject.startswith(("mailto:", "https://")):
+        return ("VAPID_SUBJECT must be a mailto: or https: contact the push services can reach, "
+                "e.g. mailto:krisstod@stad.se.")
+    return None

@@ -59,7 +59,8 @@ INTENTS = {"ack": _l("acknowledgement"), "opt_out": _l("stop"), "opt_in": _l("st
 SMS_ERRORS = {"opted_out": _l("withdrawn: the recipient replied STOP"),
               "acknowledged": _l("withdrawn: someone else took the alert"),
               "cancelled": _l("withdrawn: the alert was called off"), "expired": _l("too late to be useful"),
-              "refused": _l("the SMS was refused")}
+              "refused": _l("the SMS was refused"),
+              "push_ack": _l("not needed: acknowledged by push")}
 ACCESS_ACTIONS = {"view": _l("opened the record"), "export": _l("exported the record"),
                   "call": _l("called from the record"), "data_subject_export": _l("register extract")}
 CONSENT_METHODS = {"verbal": _l("given orally"), "written": _l("given in writing"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -12,7 +12,7 @@ from werkzeug.routing import BuildError
 from crisis.auth.models import Availability, Role, User, UserRole
 from crisis.auth.permissions import login_required, roles_required
 from crisis.core.db import db
-from crisis.core.extensions import limiter
+from crisis.core.extensions import csrf, limiter
 from crisis.core.navigation import add_nav_item
 from crisis.dispatch.forms import NONE, ConfirmForm, DispatchForm
 from crisis.dispatch.models import Dispatch, DispatchAttempt, DispatchStatus
@@ -32,6 +32,7 @@ from crisis.incidents.models import Incident, IncidentStatus
 from crisis.messaging.labels import status_label as sms_status_label
 from crisis.messaging.services import sms_refusal_for_user
 from crisis.organisation.models import Team
+from crisis.push import services as push
 from crisis.tasks.models import Task, TaskStatus
 from crisis.timeline.models import TimelineEvent
 
@@ -277,3 +278,32 @@ def by_link(token: str):
     if dispatch is None or not can_view_dispatch(db.session, current_user, dispatch):
         abort(404)
     return redirect(url_for("dispatch.show", dispatch_id=dispatch.id, via="link"))
+
+
+@bp.post("/push/ack")
+@csrf.exempt  # the service worker has no CSRF token; the single-use token in the push is the proof
+@limiter.limit("30 per minute")  # token guessing, as for the SMS link
+def push_ack():
+    """"Kvittera – jag tar det" on a push notification (static/js/sw-push.js).
+
+    No session is needed (the phone's may have expired): the body's token was in the push to
+    this person about this dispatch, is used once and expires (crisis.push.services.find_ack).
+    Answers JSON the service worker shows as a notification.
+    """
+    data = request.get_json(silent=True)
+    token = data.get("token") if isinstance(data, dict) else None
+    if not isinstance(token, str) or not token:
+        return jsonify(outcome="bad_request", detail="Send {\"token\": ...} from the push."), 400
+    alert = push.find_ack(db.session, token)
+    if alert is None or not push.use_ack_token(db.session, alert):
+        db.session.rollback()
+        return jsonify(outcome="unknown", detail="Unknown, used or expired token: open the alert instead."), 404
+    dispatch = db.session.get(Dispatch, alert.dispatch_id)
+    user = db.session.get(User, alert.user_id)
+    if dispatch is None or user is None or not user.active:
+        db.session.rollback()
+        return jsonify(outcome="not_allowed"), 403
+    outcome = acknowledge_dispatch(db.session, dispatch, user=user, via="push")
+    db.session.commit()
+    status = 403 if outcome == AckOutcome.NOT_ALLOWED else 200
+    return jsonify(outcome=outcome.value, ref=dispatch.reference), status

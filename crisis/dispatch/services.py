@@ -54,12 +54,13 @@ from crisis.messaging.services import (
 )
 from crisis.messaging.texts import system_text
 from crisis.playbooks.durations import DurationError, parse_duration
+from crisis.push import services as push
 from crisis.timeline.services import record_event, record_events
 
 log = logging.getLogger(__name__)
 
 PURPOSES = ("incident", "visit")
-ACK_CHANNELS = ("sms", "link", "app", "api")
+ACK_CHANNELS = ("sms", "link", "app", "api", "push")
 DEFAULT_ACK_WINDOW = timedelta(minutes=10)
 DEFAULT_ESCALATE_TO = ("next_in_team", "coordinator")
 # An alert is worth delivering while someone can still act on it; the
@@ -199,6 +200,24 @@ def alert_text(dispatch: Dispatch, kind: str, language: str) -> str:
     })
 
 
+def alert_path(dispatch: Dispatch) -> str:
+    """The alert's link without the host: what a push opens (on the site that sent it)."""
+    return f"/d/{ack_token(dispatch)}"
+
+
+def push_content(dispatch: Dispatch, kind: str, language: str) -> dict:
+    """What the alert's push shows: the SMS's reference, kind and link, no more (crisis.push)."""
+    return push.alert_content(ref=dispatch.reference, kind_text=kind_label(dispatch, language),
+                              url=alert_path(dispatch), language=language,
+                              escalation=kind == "dispatch_escalation")
+
+
+def push_hold_until(incident, now: datetime) -> datetime:
+    """Until when an alert's SMS waits for its push to be acknowledged (the escalation deadline
+    does not move: the hold is at most half the acknowledgement window)."""
+    return now + push.fallback_window(ack_window(incident))
+
+
 # -- who is alerted ------------------------------------------------------------------------------
 
 
@@ -258,6 +277,9 @@ def _alert(session: Session, dispatch: Dispatch, users: Iterable[User], *, level
     if assigned is None:
         assigned = assigned_user_ids(session, incident.id)
     alerted = []
+    # Push first where the person has a device for it (issue 16): the SMS is written now, held.
+    by_push = push.push_ready_users(session, [u.id for u in users if refusals.get(u.id) is None])
+    held_until = push_hold_until(incident, now) if by_push else None
     for user in users:
         if user.id not in assigned:
             # The link must open for them (issue 9's access matrix).
@@ -267,13 +289,19 @@ def _alert(session: Session, dispatch: Dispatch, users: Iterable[User], *, level
         message = None
         if refusal is None:
             language = user.language or "sv"
+            hold = held_until if user.id in by_push else None
             message = queue_sms(
                 session, to=user.phone, body=alert_text(dispatch, kind, language), purpose=kind,
                 language=language, incident_id=incident.id, dispatch_id=dispatch.id,
                 recipient_user_id=user.id, validity=alert_validity(incident),
                 idempotency_key=f"dispatch:{dispatch.id}:level:{level}:user:{user.id}", now=now,
                 respect_opt_out=False,  # just checked, with the other recipients
+                not_before=hold,
             )
+            if hold is not None:
+                push.hold_for_push(session, dispatch_id=dispatch.id, user_id=user.id, level=level, kind=kind,
+                                   message=message, content=push_content(dispatch, kind, language),
+                                   held_until=hold, now=now)
         dispatch.attempts.append(DispatchAttempt(level=level, user_id=user.id, message=message, created_at=now))
         alerted.append(Alerted(user, message, refusal))
     return alerted
@@ -410,10 +438,14 @@ def dispatch_staff(session: Session, *, incident, users: Iterable[User], actor, 
         assigned.update(new_assignments)
     reachable = [(d, u) for d, u in zip(dispatches, people, strict=True) if refusals.get(u.id) is None]
     validity = alert_validity(incident)
+    # Push first where the person has a device for it (issue 16): the SMS is written now, held.
+    by_push = push.push_ready_users(session, [u.id for _d, u in reachable])
+    held_until = push_hold_until(incident, now) if by_push else None
     queued = queue_sms_many(session, [
         dict(to=u.phone, body=alert_text(d, "dispatch", u.language or "sv"), purpose="dispatch",
              language=u.language or "sv", incident_id=incident.id, dispatch_id=d.id, recipient_user_id=u.id,
              validity=validity, idempotency_key=f"dispatch:{d.id}:level:0:user:{u.id}",
+             not_before=held_until if u.id in by_push else None,
              respect_opt_out=False)  # just checked, with the other recipients
         for d, u in reachable
     ], now=now, objects=True)
@@ -423,6 +455,11 @@ def dispatch_staff(session: Session, *, incident, users: Iterable[User], actor, 
             refusals[user.id] = outcome
         else:
             messages[dispatch.id] = outcome
+            if user.id in by_push:
+                language = user.language or "sv"
+                push.hold_for_push(session, dispatch_id=dispatch.id, user_id=user.id, level=0, kind="dispatch",
+                                   message=outcome, content=push_content(dispatch, "dispatch", language),
+                                   held_until=held_until, now=now)
     by_dispatch = {a.dispatch_id: a for a in session.scalars(
         insert(DispatchAttempt).returning(DispatchAttempt),
         [dict(dispatch_id=d.id, level=0, user_id=u.id, created_at=now,
@@ -636,6 +673,8 @@ def acknowledge_dispatch(session: Session, dispatch: Dispatch, *, user: User, vi
     if not taken:
         session.refresh(dispatch)
         return AckOutcome.ALREADY if dispatch.status == DispatchStatus.ACKNOWLEDGED else AckOutcome.CLOSED
+    # SMS still held for a push are not needed: counted as saved by push (crisis.push).
+    push.alert_acknowledged(session, dispatch.id, user_id=user.id, via=via, now=now)
     waiting = [a.message for a in dispatch.attempts if a.message is not None]
     withdraw_queued(session, waiting, reason="acknowledged", now=now)
     from crisis.dispatch.access_withdrawal import (

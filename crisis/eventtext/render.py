@@ -552,7 +552,8 @@ def _alert_failed(ev: Ev, n: Names) -> str:
 @renderer("dispatch.acknowledged")
 def _acknowledged(ev: Ev, n: Names) -> str:
     via = {"sms": _("by SMS"), "link": _("from the link in the SMS"), "app": _("on the web"),
-           "api": _("in the app")}.get(ev.get("via"), "–")
+           "api": _("in the app"),
+           "push": _("(acknowledged via push)")}.get(ev.get("via"), "–")
     minutes = int(ev.get("seconds_to_ack") or 0) // 60
     return _("%(name)s took the alert (%(purpose)s) %(via)s after %(minutes)s min",
              name=n.user(ev.get("acknowledged_by")), purpose=_purpose(ev, n), via=via, minutes=minutes)
@@ -621,6 +622,23 @@ def _user_opted_out(ev: Ev, n: Names) -> str:
 @renderer("user.opted_in")
 def _user_opted_in(ev: Ev, n: Names) -> str:
     return _("%(name)s replied START: alerts and reminders by SMS again", name=n.user(ev.get("user_id")))
+
+
+@renderer("push.subscribed")
+def _push_subscribed(ev: Ev, n: Names) -> str:
+    return _("%(name)s turned on push alerts on a device", name=n.user(ev.get("user_id")))
+
+
+@renderer("push.unsubscribed")
+def _push_unsubscribed(ev: Ev, n: Names) -> str:
+    return _("%(name)s turned off push alerts on a device", name=n.user(ev.get("user_id")))
+
+
+@renderer("push.removed")
+def _push_removed(ev: Ev, n: Names) -> str:
+    return _("A device of %(name)s no longer takes push alerts (the push service answered %(status)s); "
+             "alerts go by SMS until push is turned on again", name=n.user(ev.get("user_id")),
+             status=ev.get("status") or "–")
 
 
 # -- follow-ups ------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, or_, select
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from crisis.core.crypto import keyring
@@ -220,6 +220,7 @@ def queue_sms(
     validity: timedelta | None = None,
     idempotency_key: str | None = None,
     respect_opt_out: bool = True,
+    not_before: datetime | None = None,
     now: datetime | None = None,
 ) -> Message:
     """Write one outbound text to the outbox, in the caller's transaction.
@@ -231,6 +232,9 @@ def queue_sms(
     provider's together); an alert that cannot arrive in time is dropped
     rather than delivered hours late. `idempotency_key` makes a second queue
     of the same text fail on the unique constraint instead of sending twice.
+
+    `not_before` holds the text back until then (an alert waiting for its push to be
+    acknowledged, crisis.push.services); its validity counts from then.
     """
     now = now or utcnow()
     if not to or not to.startswith("+"):
@@ -261,9 +265,9 @@ def queue_sms(
         status=MessageStatus.QUEUED,
         idempotency_key=idempotency_key,
         attempts=0,
-        next_attempt_at=now,
+        next_attempt_at=not_before or now,
         validity_s=int(validity.total_seconds()),
-        expires_at=now + validity,
+        expires_at=(not_before or now) + validity,
         status_changed_at=now,
         created_at=now,
     )
@@ -345,6 +349,7 @@ def queue_sms_many(session: Session, texts: list[dict], *, now: datetime | None 
                                       "The number belongs to a relative with protected identity: never an SMS."))
         else:
             validity = text.get("validity") or DEFAULT_VALIDITY
+            start = text.get("not_before") or now
             results.append(None)
             rows.append({
                 "direction": Direction.OUTBOUND, "purpose": text["purpose"], "to_number": to,
@@ -352,8 +357,8 @@ def queue_sms_many(session: Session, texts: list[dict], *, now: datetime | None 
                 "language": text.get("language") or "sv", "incident_id": text.get("incident_id"),
                 "dispatch_id": text.get("dispatch_id"), "recipient_user_id": text.get("recipient_user_id"),
                 "recipient_relative_id": text.get("recipient_relative_id"), "status": MessageStatus.QUEUED,
-                "idempotency_key": text.get("idempotency_key"), "attempts": 0, "next_attempt_at": now,
-                "validity_s": int(validity.total_seconds()), "expires_at": now + validity,
+                "idempotency_key": text.get("idempotency_key"), "attempts": 0, "next_attempt_at": start,
+                "validity_s": int(validity.total_seconds()), "expires_at": start + validity,
                 "status_changed_at": now, "created_at": now,
             })
     if rows:
@@ -436,6 +441,65 @@ def withdraw_queued(
         if notify:
             _after_final_status(session, message, now)
     return count
+
+
+def release_held(session: Session, message_ids: Iterable[int], *, now: datetime | None = None) -> int:
+    """Texts held back (`not_before`) go now: their push reached no device.
+
+    A conditional update per text: one already claimed, sent or withdrawn is left as it is,
+    so this can never send anything twice. The text keeps its validity, counted from now.
+    """
+    now = now or utcnow()
+    ids = sorted({i for i in message_ids if i is not None})
+    if not ids:
+        return 0
+    rows = session.execute(
+        select(Message.id, Message.validity_s, Message.expires_at)
+        .where(Message.id.in_(ids), Message.status == MessageStatus.QUEUED, Message.provider_id.is_(None),
+               Message.next_attempt_at > now)
+    ).all()
+    released = 0
+    for message_id, validity_s, expires_at in rows:
+        released += session.execute(
+            update(Message)
+            .where(Message.id == message_id, Message.status == MessageStatus.QUEUED,
+                   Message.provider_id.is_(None))
+            .values(next_attempt_at=now,
+                    expires_at=now + timedelta(seconds=validity_s) if validity_s else expires_at)
+            .execution_options(synchronize_session="fetch")
+        ).rowcount
+    if released:
+        wake_sender_after_commit(session)
+    return released
+
+
+def withdraw_held(session: Session, message_ids: Iterable[int], *, reason: str,
+                  now: datetime | None = None) -> set[int]:
+    """Take texts out of the outbox that are not needed any more; returns those taken.
+
+    Only a text still queued and never handed to the provider is taken, by a conditional
+    update, so a sender that claimed it first sends it and this changes nothing. On
+    PostgreSQL the updated row stays locked until the commit and a sender's claim
+    (FOR UPDATE SKIP LOCKED, then `status = 'queued'`) passes it by.
+    """
+    now = now or utcnow()
+    taken: set[int] = set()
+    for message_id in sorted({i for i in message_ids if i is not None}):
+        done = session.execute(
+            update(Message)
+            .where(Message.id == message_id, Message.status == MessageStatus.QUEUED,
+                   Message.provider_id.is_(None))
+            .values(status=MessageStatus.FAILED, error_code=reason[:20], error_message="Not needed: withdrawn "
+                    "before sending", next_attempt_at=None, status_changed_at=now)
+            .execution_options(synchronize_session="fetch")
+        ).rowcount
+        if done:
+            taken.add(message_id)
+    if taken:
+        session.execute(insert(MessageStatusEvent), [
+            {"message_id": i, "status": MessageStatus.FAILED, "error_code": reason[:20], "source": "outbox",
+             "at": now} for i in sorted(taken)])
+    return taken
 
 
 # -- statuses -------------------------------------------------------------------------

@@ -81,6 +81,7 @@ def index():
         "reports/index.html", report=report, errors=errors, query=query, threshold=THRESHOLD,
         charts=[(chart, charts_for_page(chart)) for chart in report.charts], display=display,
         column_heading=column_heading, shortcuts=period_shortcuts(today),
+        push_months=services.push_by_month(db.session, report.period),
         form={"start": request.args.get("start", query["start"]), "end": request.args.get("end", query["end"])},
     ), (200 if not errors else 422)
 

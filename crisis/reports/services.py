@@ -627,3 +627,31 @@ class _TableBuilder:
             KeyFigure(_l("Practical help by the deadline"),
                       by_id["practical_help"].figure("city", "tasks_on_time_share")),
         )
+
+
+# -- push alerts (issue 16) --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PushMonth:
+    month: date  # the first day of the Stockholm calendar month (or of the period)
+    pushed: int
+    acknowledged: int
+    sms_saved: int
+
+
+def push_by_month(session: Session, period: Period) -> list[PushMonth]:
+    """Alerts that went by push, were acknowledged from the notification, and the SMS that saved:
+    one row per Stockholm calendar month of the period (city-wide: alerts go to staff, not districts)."""
+    from crisis.push.services import push_figures
+
+    months = []
+    first = period.start
+    while first <= period.end:
+        following = date(first.year + (first.month == 12), first.month % 12 + 1, 1)
+        last = min(following - timedelta(days=1), period.end)
+        span = Period(first, last)
+        figures_ = push_figures(session, start=span.starts_at, end=span.ends_at)
+        months.append(PushMonth(first, figures_.pushed, figures_.acknowledged, figures_.sms_saved))
+        first = following
+    return months

@@ -324,6 +324,11 @@ REQUESTS = {
     41: lambda w, role, t: _only_mine(t, [Call("GET", "/api/v1/districts"), Call("GET", "/api/v1/teams")]),
     42: lambda w, role, t: [Call("GET", f"/incidents/{_incident(w, t).id}/withdraw"),
                             Call("POST", f"/incidents/{_incident(w, t).id}/withdraw")],
+    # Issue 16: push alerts on one's own devices (409 where the test app has no VAPID keys: past the checks).
+    46: lambda w, role, t: [
+        *_only_mine(t, [Call("GET", "/api/v1/push/subscriptions"), Call("POST", "/api/v1/push/subscriptions", json={}),
+                        Call("POST", "/api/v1/push/test")]),
+        Call("DELETE", f"/api/v1/push/subscriptions/{_push_subscription(w, role, t)}")],
 }
 
 
@@ -368,6 +373,26 @@ def _token(w: World, role: str, target: str) -> int:
     issued = create_token(db.session, user, "matrix")
     db.session.commit()
     return issued.record.id
+
+
+def _push_subscription(w: World, role: str, target: str) -> int:
+    import base64
+    import os
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from crisis.core.db import db
+    from crisis.push.services import subscribe
+
+    user = w.users[role] if target == "mine" else w.coord2
+    point = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    row = subscribe(db.session, user, endpoint=f"https://push.example.net/{os.urandom(8).hex()}",
+                    p256dh=base64.urlsafe_b64encode(point).decode().rstrip("="),
+                    auth=base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("="))
+    db.session.commit()
+    return row.id
 
 
 def expected(cell: str, target: str) -> str:

@@ -1,8 +1,10 @@
 """CSRF: every state-changing route refuses a request without a valid token (CTFd's test, for all routes).
 
 The list is generated from the URL map, so a form route added later is
-covered without touching this file. Twilio's webhooks are the one exception
-(they carry Twilio's signature instead; tests/security/test_webhooks.py).
+covered without touching this file. Twilio's webhooks are the exception
+(they carry Twilio's signature instead; tests/security/test_webhooks.py), and so
+is a push notification's acknowledge button, which carries the push's single-use
+token (tests/push).
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from werkzeug.routing import Rule
 from tests.conftest import csrf_token
 
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
-SIGNED_INSTEAD = ("/webhooks/twilio/",)
+# Twilio's webhooks carry Twilio's signature; a push notification's button carries the push's
+# single-use token (docs/access-matrix.md, "Public routes").
+SIGNED_INSTEAD = ("/webhooks/twilio/", "/push/ack")
 
 
 ARGUMENT = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>")
