@@ -342,6 +342,8 @@ def _plan_applied(ev: Ev, n: Names) -> str:
         "followups_redated": lambda k: ngettext("%(num)s follow-up moved", "%(num)s follow-ups moved", k),
         "followups_cancelled": lambda k: ngettext("%(num)s follow-up cancelled",
                                                   "%(num)s follow-ups cancelled", k),
+        "followups_reopened": lambda k: ngettext("%(num)s follow-up planned again",
+                                                 "%(num)s follow-ups planned again", k),
     }
     parts = [say(count(key)) for key, say in words.items() if count(key)]
     return _("Plan updated after %(reason)s: %(changes)s", reason=_plan_reason(ev.get("reason")),

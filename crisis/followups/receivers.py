@@ -12,6 +12,9 @@ from crisis.playbooks.engine import working_due
 
 # A follow-up not yet done: planned, or a retry after "not reached".
 OPEN_FOLLOW_UP = (FollowUpStatus.PLANNED, FollowUpStatus.NOT_REACHED)
+# Why the plan itself cancels a follow-up; only those does it plan again when the facts change back
+# (consent given, declined, given again). One a relative declined, or a withdrawn incident's, stays.
+PLAN_NO_LONGER_HOLDS = "condition_no_longer_holds"
 
 
 @plan_laid_out.connect
@@ -34,6 +37,10 @@ def reconcile_follow_ups(_sender, *, session, incident, follow_ups, relatives, r
                 owner_user_id=relative.contact_person_id or incident.coordinator_id,
             ))
             result.followups_created.append(item.key)
+        elif follow_up.status == FollowUpStatus.CANCELLED and follow_up.cancel_reason == PLAN_NO_LONGER_HOLDS:
+            changes.append((follow_up, {"status": FollowUpStatus.PLANNED, "cancel_reason": None,
+                                        "planned_due_at": item.due_at, "due_at": due_at, **REMINDER_RESET}))
+            result.followups_reopened.append(item.key)
         elif follow_up.status == FollowUpStatus.PLANNED and follow_up.planned_due_at != item.due_at:
             # The new date gets its own reminder (reset_reminder's fields).
             changes.append((follow_up, {"planned_due_at": item.due_at, "due_at": due_at, **REMINDER_RESET}))
@@ -41,7 +48,7 @@ def reconcile_follow_ups(_sender, *, session, incident, follow_ups, relatives, r
     for key, follow_up in existing.items():
         if key not in wanted and follow_up.status in OPEN_FOLLOW_UP:
             changes.append((follow_up, {"status": FollowUpStatus.CANCELLED,
-                                        "cancel_reason": "condition_no_longer_holds"}))
+                                        "cancel_reason": PLAN_NO_LONGER_HOLDS}))
             result.followups_cancelled.append(key)
-    # Re-dated and cancelled follow-ups: one UPDATE per kind of change, not one per follow-up.
+    # Re-dated, planned again and cancelled follow-ups: one UPDATE per kind of change, not one per follow-up.
     update_versioned(session, changes)

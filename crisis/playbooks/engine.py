@@ -168,6 +168,7 @@ class ApplyResult:
     followups_created: list[str] = field(default_factory=list)
     followups_redated: list[str] = field(default_factory=list)
     followups_cancelled: list[str] = field(default_factory=list)
+    followups_reopened: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
