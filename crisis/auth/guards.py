@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 
-from flask import Flask, flash, redirect, request, session, url_for
+from flask import Flask, flash, g, redirect, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 from limits import parse
@@ -87,14 +87,12 @@ def server_record_problem(idle_seconds: float) -> str | None:
     from datetime import timedelta
 
     from crisis.auth import sessions as records
-    from crisis.auth.models import User
     from crisis.core.db import db, utcnow
 
-    record = records.find_record(db.session, session.get(records.SESSION_KEY))
+    record, user = records.find_record_with_user(db.session, session.get(records.SESSION_KEY))
     if record is None:
         return _("Your session has ended. Log in again.")
     now, idle = utcnow(), timedelta(seconds=idle_seconds)
-    user = db.session.get(User, record.user_id)
     if not records.is_current(record, user):
         records.end_record(db.session, record, "generation")
         db.session.commit()
@@ -107,6 +105,9 @@ def server_record_problem(idle_seconds: float) -> str | None:
     records.touch(record, now, idle)
     if record.last_seen_at != before:
         db.session.commit()
+    # The user loader asks the same of the same record in this request: it takes this answer
+    # (and holds the rows: the session's identity map would let them go and load them again).
+    g.checked_session = (request._get_current_object(), session.get(records.SESSION_KEY), record, user)
     return None
 
 

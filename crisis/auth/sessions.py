@@ -22,7 +22,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from crisis.auth.models import AuthSession, User
 from crisis.core.db import utcnow
@@ -55,6 +55,23 @@ def find_record(session: Session, key: object, stage: str = ACTIVE) -> AuthSessi
     if record is None or record.ended_at is not None or record.stage != stage:
         return None
     return record
+
+
+def find_record_with_user(session: Session, key: object,
+                          stage: str = ACTIVE) -> tuple[AuthSession | None, User | None]:
+    """`find_record` and the record's user with their roles, in one statement (every page asks)."""
+    if not isinstance(key, str) or not key:
+        return None, None
+    row = session.execute(
+        select(AuthSession, User).outerjoin(User, User.id == AuthSession.user_id)
+        .where(AuthSession.key_hash == _hash(key)).options(joinedload(User.role_rows))
+    ).unique().first()
+    if row is None:
+        return None, None
+    record, user = row
+    if record.ended_at is not None or record.stage != stage:
+        return None, None
+    return record, user
 
 
 def is_current(record: AuthSession, user: User | None) -> bool:

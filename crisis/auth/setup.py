@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import redirect, request, session, url_for
+from flask import g, redirect, request, session, url_for
 from flask_babel import lazy_gettext as _l
 
 from crisis.auth import guards
@@ -27,12 +27,20 @@ def init_login(app) -> None:
             uid, generation = (int(part) for part in user_id.split(":"))
         except ValueError:
             return None
+        key = session.get(records.SESSION_KEY)
+        checked = g.get("checked_session")
+        if checked is not None and checked[0] is request._get_current_object() and checked[1] == key:
+            # The session guard found this record open and current a moment ago, in this request.
+            _request, _key, record, user = checked
+            if user.id == uid and user.active and user.session_generation == generation:
+                return user
+            return None
         user = db.session.get(User, uid)
         if user is None or not user.active or user.session_generation != generation:
             return None
         # The server's record of the session must be open too (issue 14: logout ends it for good);
         # this covers Socket.IO, which bypasses the pages' before_request guard.
-        record = records.find_record(db.session, session.get(records.SESSION_KEY))
+        record = records.find_record(db.session, key)
         if record is None or not records.is_current(record, user):
             return None
         return user

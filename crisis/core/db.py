@@ -156,6 +156,19 @@ def after_commit(session: Session, callback: Callable[[], None]) -> None:
     session.info.setdefault("after_commit", []).append([session.get_nested_transaction(), callback])
 
 
+class Batched:
+    """An after-commit callback whose items are handed to `run` together with those of every
+    other `Batched` of the same `run` in the transaction: one call per commit, not one per item
+    (the timeline's events reach the live dashboard with one lookup of who may see them)."""
+
+    def __init__(self, run: Callable[[list], None], items: list):
+        self.run = run
+        self.items = items
+
+    def __call__(self) -> None:
+        self.run(self.items)
+
+
 def _plain(session) -> Session:
     """The thread's Session behind `db.session` (a scoped_session proxies no transaction getters)."""
     return session() if isinstance(session, scoped_session) else session
@@ -194,10 +207,19 @@ def _run_after_commit(session: Session) -> None:
                 pending[0] = outer
         return
     callbacks = session.info.pop("after_commit", [])
+    batches: dict[Callable, list] = {}
     for _owner, callback in callbacks:
+        if isinstance(callback, Batched):
+            batches.setdefault(callback.run, []).extend(callback.items)
+            continue
         try:
             callback()
         except Exception:  # the commit stands; a failed side effect must not undo it
+            log.exception("after-commit callback failed")
+    for run, items in batches.items():
+        try:
+            run(items)
+        except Exception:
             log.exception("after-commit callback failed")
 
 
@@ -209,3 +231,46 @@ def _drop_after_commit(session: Session) -> None:
         return
     pending = session.info.get("after_commit", [])
     pending[:] = [item for item in pending if not _inside(item[0], savepoint)]
+
+
+def update_versioned(session: Session, changes: list[tuple[object, dict]]) -> None:
+    """Write `values` onto each (object, values) in `changes`: versioned rows (`version_id_col`),
+    one executemany UPDATE per model and set of columns instead of the ORM's one statement per row.
+
+    Each row's version is checked and raised as the ORM would (StaleDataError when a row
+    changed meanwhile), `version` and `updated_at` move on, and the objects in the session
+    are left holding what was written.
+    """
+    from sqlalchemy import bindparam, inspect, update
+    from sqlalchemy.orm.attributes import set_committed_value
+    from sqlalchemy.orm.exc import StaleDataError
+
+    if not changes:
+        return
+    if session.dirty:
+        session.flush()  # the rows' own pending changes first, with their versions
+    groups: dict[tuple, list[tuple[object, dict]]] = {}
+    for obj, values in changes:
+        groups.setdefault((type(obj), tuple(sorted(values))), []).append((obj, values))
+    now = utcnow()
+    for (model, columns), items in groups.items():
+        mapper = inspect(model)
+        table = mapper.local_table
+        version = mapper.version_id_col
+        assert version is not None, f"{model.__name__} has no version column"
+        statement = (
+            update(table)
+            .where(table.c.id == bindparam("b_id"), version == bindparam("b_version"))
+            .values({**{c: bindparam(f"v_{c}", type_=table.c[c].type) for c in columns},
+                     version.key: bindparam("b_new_version"),
+                     "updated_at": bindparam("b_updated_at", type_=table.c.updated_at.type)})
+        )
+        params = [{"b_id": obj.id, "b_version": obj.version, "b_new_version": obj.version + 1,
+                   "b_updated_at": now, **{f"v_{c}": v for c, v in values.items()}} for obj, values in items]
+        matched = session.connection().execute(statement, params).rowcount
+        if matched != len(items):
+            raise StaleDataError(f"UPDATE of {table.name} expected {len(items)} rows at their versions; "
+                                 f"{matched} matched")
+        for obj, values in items:
+            for key, value in {**values, "version": obj.version + 1, "updated_at": now}.items():
+                set_committed_value(obj, key, value)

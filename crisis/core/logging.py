@@ -94,3 +94,6 @@ def configure_logging(level: str = "INFO") -> None:
     # Alembic's step-by-step INFO lines ("Context impl", "Running upgrade") are for `crisis db
     # upgrade --verbose`; the commands print their own one-line summary.
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # The Twilio SDK logs each request in ten INFO lines (URL, headers, response headers):
+    # per text, a cost and a noise the sender's own records make unnecessary.
+    logging.getLogger("twilio.http_client").setLevel(logging.WARNING)

@@ -139,7 +139,12 @@ def create_dispatches(incident_id: int):
                     or not all(isinstance(u, int) and not isinstance(u, bool) and 1 <= u <= ID_MAX
                                for u in user_ids)):
                 raise ApiError(422, "Unprocessable Content", "user_ids must be a non-empty list of user ids.")
-            users = [_get(User, "user_id", uid) for uid in dict.fromkeys(user_ids)]
+            # One query for everyone named; an unknown id is named in the answer.
+            found = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(user_ids)))}
+            missing = next((uid for uid in dict.fromkeys(user_ids) if uid not in found), None)
+            if missing is not None:
+                raise ApiError(422, "Unprocessable Content", f"No user with id {missing}.")
+            users = [found[uid] for uid in dict.fromkeys(user_ids)]
             escalation_team = _get(Team, "escalation_team_id", _int_id(data, "escalation_team_id"))
             dispatches = dispatch_staff(db.session, incident=incident, users=users, actor=current_user,
                                         purpose=purpose, task=task, escalation_team=escalation_team)

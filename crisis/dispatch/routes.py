@@ -183,7 +183,9 @@ def new():
                 dispatches = [dispatch_team(db.session, incident=incident, team=team, actor=current_user,
                                             purpose=form.purpose.data, task=task)]
             else:
-                users = [db.session.get(User, uid) for uid in form.user_ids.data]
+                # One query for everyone named (a dispatch may name a hundred).
+                found = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(form.user_ids.data)))}
+                users = [found.get(uid) for uid in form.user_ids.data]
                 escalation_team = (db.session.get(Team, form.escalation_team_id.data)
                                    if form.escalation_team_id.data != NONE else None)
                 dispatches = dispatch_staff(db.session, incident=incident, users=[u for u in users if u],

@@ -39,7 +39,7 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date, format_datetime
 from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from crisis.core.labels import humanise, label, labels
 from crisis.referrals.labels import organisation_name
@@ -113,6 +113,21 @@ class Names:
         except (TypeError, ValueError):
             return None
 
+    def _label(self, model, key) -> str | None:
+        """`model`'s label by id: from the session if the row is loaded, else that one column
+        (a relative's or person's row holds encrypted fields the label does not need decrypted)."""
+        try:
+            ident = int(key)
+        except (TypeError, ValueError):
+            return None
+        row = self.session.get(model, ident, options=[load_only(model.label)])
+        if row is None:
+            return None
+        # Held for the session's life: the next language's names find it without asking again
+        # (the session's identity map alone would let an unchanged row go).
+        self.session.info.setdefault("eventtext_rows", []).append(row)
+        return row.label
+
     def user(self, user_id) -> str:
         from crisis.auth.models import User
 
@@ -147,15 +162,15 @@ class Names:
         from crisis.incidents.models import Relative
 
         return self._get("relative", relative_id,
-                         lambda: getattr(self._row(Relative, relative_id), "label", None),
+                         lambda: self._label(Relative, relative_id),
                          lambda: _("a relative"))
 
     def person(self, person_id) -> str:
         from crisis.incidents.models import AffectedPerson
 
         def load():
-            person = self._row(AffectedPerson, person_id)
-            return _("Person %(n)s", n=person.label.split()[-1]) if person is not None else None
+            label = self._label(AffectedPerson, person_id)
+            return _("Person %(n)s", n=label.split()[-1]) if label is not None else None
         return self._get("person", person_id, load, lambda: _("the person concerned"))
 
     def organisation(self, code) -> str:
@@ -327,6 +342,8 @@ def _plan_applied(ev: Ev, n: Names) -> str:
         "followups_redated": lambda k: ngettext("%(num)s follow-up moved", "%(num)s follow-ups moved", k),
         "followups_cancelled": lambda k: ngettext("%(num)s follow-up cancelled",
                                                   "%(num)s follow-ups cancelled", k),
+        "followups_reopened": lambda k: ngettext("%(num)s follow-up planned again",
+                                                 "%(num)s follow-ups planned again", k),
     }
     parts = [say(count(key)) for key, say in words.items() if count(key)]
     return _("Plan updated after %(reason)s: %(changes)s", reason=_plan_reason(ev.get("reason")),

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from crisis.core.db import update_versioned
 from crisis.core.signals import plan_laid_out
 from crisis.followups.models import FollowUp, FollowUpStatus
-from crisis.followups.services import reset_reminder
+from crisis.followups.services import REMINDER_RESET
 from crisis.playbooks.engine import working_due
 
 # A follow-up not yet done: planned, or a retry after "not reached".
 OPEN_FOLLOW_UP = (FollowUpStatus.PLANNED, FollowUpStatus.NOT_REACHED)
+# Why the plan itself cancels a follow-up; only those does it plan again when the facts change back
+# (consent given, declined, given again). One a relative declined, or a withdrawn incident's, stays.
+PLAN_NO_LONGER_HOLDS = "condition_no_longer_holds"
 
 
 @plan_laid_out.connect
@@ -20,6 +24,7 @@ def reconcile_follow_ups(_sender, *, session, incident, follow_ups, relatives, r
         f.key: f for f in session.scalars(select(FollowUp).where(FollowUp.incident_id == incident.id))
     }
     wanted = set()
+    changes: list[tuple[FollowUp, dict]] = []
     for item in follow_ups:
         wanted.add(item.key)
         follow_up = existing.get(item.key)
@@ -32,13 +37,18 @@ def reconcile_follow_ups(_sender, *, session, incident, follow_ups, relatives, r
                 owner_user_id=relative.contact_person_id or incident.coordinator_id,
             ))
             result.followups_created.append(item.key)
+        elif follow_up.status == FollowUpStatus.CANCELLED and follow_up.cancel_reason == PLAN_NO_LONGER_HOLDS:
+            changes.append((follow_up, {"status": FollowUpStatus.PLANNED, "cancel_reason": None,
+                                        "planned_due_at": item.due_at, "due_at": due_at, **REMINDER_RESET}))
+            result.followups_reopened.append(item.key)
         elif follow_up.status == FollowUpStatus.PLANNED and follow_up.planned_due_at != item.due_at:
-            follow_up.planned_due_at = item.due_at
-            follow_up.due_at = due_at
-            reset_reminder(follow_up)  # the new date gets its own reminder
+            # The new date gets its own reminder (reset_reminder's fields).
+            changes.append((follow_up, {"planned_due_at": item.due_at, "due_at": due_at, **REMINDER_RESET}))
             result.followups_redated.append(item.key)
     for key, follow_up in existing.items():
         if key not in wanted and follow_up.status in OPEN_FOLLOW_UP:
-            follow_up.status = FollowUpStatus.CANCELLED
-            follow_up.cancel_reason = "condition_no_longer_holds"
+            changes.append((follow_up, {"status": FollowUpStatus.CANCELLED,
+                                        "cancel_reason": PLAN_NO_LONGER_HOLDS}))
             result.followups_cancelled.append(key)
+    # Re-dated, planned again and cancelled follow-ups: one UPDATE per kind of change, not one per follow-up.
+    update_versioned(session, changes)

@@ -162,14 +162,16 @@ def _parse(enum_cls, value, field: str):
         raise FollowUpError(f"{field} must be one of: {allowed} (got {value!r}).", field) from None
 
 
+#: What a new due date resets: it gets its own reminder and its own escalation.
+REMINDER_RESET = {"reminder_sent_at": None, "escalated_at": None, "attempts": 0, "claim_token": None,
+                  "claimed_at": None}
+
+
 def reset_reminder(follow_up: FollowUp) -> None:
     """A new due date gets its own reminder and its own escalation (also for the
-    playbook engine when it re-dates a planned follow-up)."""
-    follow_up.reminder_sent_at = None
-    follow_up.escalated_at = None
-    follow_up.attempts = 0
-    follow_up.claim_token = None
-    follow_up.claimed_at = None
+    playbook engine when it re-dates a planned follow-up, crisis.followups.receivers)."""
+    for key, value in REMINDER_RESET.items():
+        setattr(follow_up, key, value)
 
 
 def record_outcome(

@@ -275,9 +275,12 @@ def show(incident_id: int):
 
 
 def render_incident(incident: Incident, *, facts_form=None, relative_form=None, status: int = 200):
+    # The page lists the relatives anyway: loaded first, each task's relative is found among them
+    # (the session's identity map) instead of being read again.
+    relatives = incident.relatives
     tasks = db.session.scalars(
         select(Task).where(Task.incident_id == incident.id)
-        .options(selectinload(Task.owner), selectinload(Task.owner_team), selectinload(Task.relative))
+        .options(selectinload(Task.owner), selectinload(Task.owner_team))
         .order_by(Task.due_at.is_(None), Task.due_at, Task.id)
     ).all()
     phases = incident.playbook_snapshot.content.get("phases", [])
@@ -303,17 +306,19 @@ def render_incident(incident: Incident, *, facts_form=None, relative_form=None, 
 
     return render_template(
         "incidents/show.html", incident=incident, phases=grouped, now=utcnow(), can_edit=can_edit,
-        facts_form=facts_form, relative_form=relative_form, opted_out=_opted_out_relatives(incident),
+        facts_form=facts_form, relative_form=relative_form, opted_out=_opted_out_relatives(relatives),
         can_withdraw=can_edit and current_user.has_role(Role.COORDINATOR, Role.ADMIN) and can_withdraw(incident),
         add_another=request.args.get("add") == "another",
     ), status
 
 
-def _opted_out_relatives(incident: Incident) -> set[int]:
+def _opted_out_relatives(relatives) -> set[int]:
     """Relatives whose number replied STOP: no SMS reaches them (shown on the incident)."""
-    from crisis.messaging.services import is_opted_out
+    from crisis.messaging.services import opted_out_numbers
 
-    return {r.id for r in incident.relatives if r.phone_digest and is_opted_out(db.session, r.phone)}
+    with_phone = [r for r in relatives if r.phone_digest]
+    stopped = opted_out_numbers(db.session, (r.phone for r in with_phone))  # one query for all of them
+    return {r.id for r in with_phone if r.phone in stopped}
 
 
 @bp.post("/incidents/<int:incident_id>/facts")

@@ -50,8 +50,8 @@ def staff_of_incident(incident_id: int) -> list[int]:
         return sorted(conn.execute(query).scalars())
 
 
-def staff_of_incidents(incident_ids: set[int]) -> dict[int, list[int]]:
-    """`staff_of_incident` for many incidents in one query."""
+def staff_of_incidents(incident_ids: set[int], connection=None) -> dict[int, list[int]]:
+    """`staff_of_incident` for many incidents in one query (on `connection`, else one of its own)."""
     if not incident_ids:
         return {}
     ids = sorted(incident_ids)
@@ -62,9 +62,13 @@ def staff_of_incidents(incident_ids: set[int]) -> dict[int, list[int]]:
         .where(Incident.id.in_(ids), Incident.coordinator_id.is_not(None)),
     )
     staff: dict[int, list[int]] = {i: [] for i in ids}
-    with db.engine.connect() as conn:
-        for incident_id, user_id in conn.execute(query):
-            staff[incident_id].append(user_id)
+    if connection is not None:
+        rows = connection.execute(query).all()
+    else:
+        with db.engine.connect() as conn:
+            rows = conn.execute(query).all()
+    for incident_id, user_id in rows:
+        staff[incident_id].append(user_id)
     return {i: sorted(set(users)) for i, users in staff.items()}
 
 
@@ -119,24 +123,56 @@ def publish_event(event: TimelineEvent) -> None:
         disconnect_user(event.subject_id)
 
 
-def publish_events(events: list[TimelineEvent]) -> None:
-    """`publish_event` for a batch (crisis.timeline.services.record_events): one staff query."""
+def event_payloads(events: list[TimelineEvent], session) -> list[dict]:
+    """`event_payload` for a batch: rendered with one session, names looked up once per batch."""
+    from crisis.eventtext.render import LANGUAGES, render_events
+
+    payloads = [event.as_json() for event in events]
+    try:
+        rendered = {lang: render_events(events, lang, session) for lang in LANGUAGES}
+    except Exception:  # the events still go out; the page fetches their text on the next refresh
+        log.exception("live: rendering %d timeline events failed", len(events))
+        return payloads
+    for n, payload in enumerate(payloads):
+        payload["summaries"] = {lang: texts[n] for lang, texts in rendered.items()}
+        payload["summary"] = payload["summaries"]["sv"]
+    return payloads
+
+
+def publish_events(events: list[TimelineEvent], *, rendered: bool = False) -> None:
+    """`publish_event` for the events of one commit (crisis.timeline.services): one connection and
+    one staff query for all of them. `rendered`: with their sentences (`event_payload`), rendered
+    in one session; without, the facts only (a bulk batch, whose names would cost a query each)."""
     if socketio.server is None or not events:
         return
-    try:
-        staff = staff_of_incidents({e.incident_id for e in events if e.incident_id is not None})
-    except Exception:
-        log.exception("live: looking up the staff of %d events failed", len(events))
-        return
-    for event in events:
-        rooms = [DASHBOARD]
-        if event.incident_id is not None:
-            rooms.append(incident_room(event.incident_id))
-            rooms.extend(user_room(user_id) for user_id in staff.get(event.incident_id, []))
+    queue = socketio.server_options.get("message_queue")
+    if queue and not redis_up(queue):
+        log.debug("live: %d events not published, the message queue is down", len(events))
+    else:
+        from sqlalchemy.orm import Session
+
         try:
-            socketio.emit(EVENT, event.as_json(), namespace=NAMESPACE, to=rooms)
+            with Session(db.engine) as session:
+                staff = staff_of_incidents({e.incident_id for e in events if e.incident_id is not None},
+                                           session.connection())
+                payloads = event_payloads(events, session) if rendered else [e.as_json() for e in events]
         except Exception:
-            log.exception("live: publishing timeline event %s failed", event.id)
+            log.exception("live: looking up the staff of %d events failed", len(events))
+            staff, payloads = None, []
+        rooms_of: dict[int | None, list[str]] = {}  # a batch is mostly one incident's events: its rooms once
+        for event, payload in zip(events, payloads, strict=False):
+            rooms = rooms_of.get(event.incident_id)
+            if rooms is None:
+                rooms = [DASHBOARD]
+                if event.incident_id is not None:
+                    rooms.append(incident_room(event.incident_id))
+                    rooms.extend(user_room(user_id) for user_id in staff.get(event.incident_id, []))
+                rooms_of[event.incident_id] = rooms
+            try:
+                socketio.emit(EVENT, payload, namespace=NAMESPACE, to=rooms)
+            except Exception:
+                log.exception("live: publishing timeline event %s failed", event.id)
+    for event in events:
         if event.type == "user.deactivated" and event.subject_id is not None:
             disconnect_user(event.subject_id)
 

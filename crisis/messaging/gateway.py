@@ -29,6 +29,7 @@ in tests). `gateway_from_config` picks one from the environment contract.
 from __future__ import annotations
 
 import logging
+import os
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -68,6 +69,8 @@ TWILIO_RATE_LIMIT_CODE = 20429
 TWILIO_AUTH_ERROR_CODE = 20003
 
 DEFAULT_HTTP_TIMEOUT_S = 10.0
+#: Where the SDK sends requests unless TWILIO_API_BASE says otherwise.
+TWILIO_API = "https://api.twilio.com"
 
 
 def normalize_status(provider_status: str | None) -> str:
@@ -195,11 +198,13 @@ class TwilioGateway:
         self._settings = (account_sid, auth_token, timeout_s)
         # One HTTP client per gateway: a pooled requests.Session, and a bound on
         # how long a dispatch can hang on Twilio before the caller retries.
-        self.client = Client(
-            account_sid,
-            auth_token,
-            http_client=TwilioHttpClient(timeout=timeout_s),
-        )
+        http_client = TwilioHttpClient(timeout=timeout_s,
+                                       proxy=requests.utils.get_environ_proxies(api_base or TWILIO_API))
+        # The proxy and CA settings of the environment are read here, once: requests would
+        # otherwise read the whole environment again for every text (trust_env).
+        http_client.session.trust_env = False
+        http_client.session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+        self.client = Client(account_sid, auth_token, http_client=http_client)
         if self.api_base:
             self.client.api.base_url = self.api_base
             self.client.edge = None

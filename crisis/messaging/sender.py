@@ -29,13 +29,14 @@ import random
 import secrets
 import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, or_, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from crisis.core.db import utcnow
 from crisis.messaging.gateway import (
@@ -49,9 +50,17 @@ from crisis.messaging.gateway import (
     gateway_from_config,
 )
 from crisis.messaging.models import Direction, Message, MessageStatus, MessageStatusEvent
-from crisis.messaging.services import adopt_provider_message, record_status
+from crisis.messaging.services import (
+    adopt_provider_message,
+    record_status,
+    status_event_row,
+    write_status_events,
+)
 
 log = logging.getLogger(__name__)
+
+#: How long the answers of a batch are gathered after the first one before they are recorded.
+RECORD_GATHER_S = 0.02
 
 #: Twilio accepts a validity period of 1 to 36000 seconds and recommends more than 5.
 MIN_VALIDITY_S = 5
@@ -223,9 +232,11 @@ def expire_overdue(session: Session, *, now: datetime) -> int:
                Message.expires_at.is_not(None), Message.expires_at <= now)
         .order_by(Message.id)
     ).all()
+    history: list[dict] = []
     for message in rows:
         record_status(session, message, MessageStatus.EXPIRED, source="outbox", error_code="expired",
-                      error_message="Validity ran out before the text could be sent", now=now)
+                      error_message="Validity ran out before the text could be sent", now=now, history=history)
+    write_status_events(session, history)
     session.commit()
     return len(rows)
 
@@ -235,7 +246,10 @@ def claim_due_messages(session: Session, *, now: datetime, limit: int) -> list[M
 
     The conditional update (`status = 'queued'`) is what makes a claim
     exclusive on every engine; on PostgreSQL SKIP LOCKED also keeps two
-    senders from queueing behind each other's row locks.
+    senders from queueing behind each other's row locks. The claim is one
+    UPDATE ... RETURNING (on PostgreSQL the due rows are chosen inside it),
+    and the claimed rows' "sending" history one multi-row INSERT, whatever
+    their number.
     """
     due = (
         select(Message.id)
@@ -250,28 +264,25 @@ def claim_due_messages(session: Session, *, now: datetime, limit: int) -> list[M
         .limit(limit)
     )
     if session.get_bind().dialect.name == "postgresql":
-        due = due.with_for_update(skip_locked=True)
-    ids = list(session.scalars(due))
-    if not ids:
-        session.commit()
-        return []
+        chosen = Message.id.in_(due.with_for_update(skip_locked=True).scalar_subquery())
+    else:
+        ids = list(session.scalars(due))
+        if not ids:
+            session.commit()
+            return []
+        chosen = Message.id.in_(ids)
     token = secrets.token_hex(16)
-    session.execute(
+    claimed = list(session.scalars(
         update(Message)
-        .where(Message.id.in_(ids), Message.status == MessageStatus.QUEUED, Message.provider_id.is_(None))
+        .where(chosen, Message.status == MessageStatus.QUEUED, Message.provider_id.is_(None))
         .values(status=MessageStatus.SENDING, claim_token=token, claimed_at=now,
                 attempts=Message.attempts + 1, status_changed_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    claimed = list(session.scalars(
-        select(Message)
-        .where(Message.claim_token == token)
-        .options(selectinload(Message.status_events))
-        .order_by(Message.next_attempt_at, Message.id)
-        .execution_options(populate_existing=True)
+        .returning(Message)
+        .execution_options(synchronize_session=False, populate_existing=True)
     ))
-    for message in claimed:
-        message.status_events.append(MessageStatusEvent(status=MessageStatus.SENDING, source="sender", at=now))
+    claimed.sort(key=lambda m: (m.next_attempt_at is None, m.next_attempt_at or now, m.id))
+    write_status_events(session, [status_event_row(m.id, MessageStatus.SENDING, source="sender", at=now)
+                                  for m in claimed])
     session.commit()
     return claimed
 
@@ -298,6 +309,44 @@ def send_request_for(message: Message, settings: SenderSettings, now: datetime) 
     )
 
 
+class _WorkerPool:
+    """Sending threads kept from sweep to sweep, each with its own copy of the gateway
+    (one HTTP session, its connections kept alive): a sweep hands work over at once
+    instead of starting threads and opening connections."""
+
+    def __init__(self, workers: int):
+        self.workers = workers
+        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sms-sender")
+        self.local = threading.local()
+
+    def gateway(self, gateway: SmsGateway) -> SmsGateway:
+        if not hasattr(self.local, "gateway"):
+            copy = getattr(gateway, "copy", None)
+            self.local.gateway = copy() if callable(copy) else gateway
+        return self.local.gateway
+
+
+_worker_pools: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_worker_pools_lock = threading.Lock()
+
+
+def _worker_pool(gateway: SmsGateway, workers: int) -> _WorkerPool | None:
+    """The gateway's pool of `workers` threads, stopped when the gateway is gone; None for a
+    gateway that cannot be weakly referenced (the sweep then uses a pool of its own)."""
+    with _worker_pools_lock:
+        try:
+            pool = _worker_pools.get(gateway)
+        except TypeError:
+            return None
+        if pool is None or pool.workers != workers:
+            if pool is not None:
+                pool.executor.shutdown(wait=False)
+            pool = _WorkerPool(workers)
+            _worker_pools[gateway] = pool
+            weakref.finalize(gateway, pool.executor.shutdown, wait=False)
+        return pool
+
+
 def deliver_claimed(
     session: Session,
     gateway: SmsGateway,
@@ -311,14 +360,17 @@ def deliver_claimed(
     """Send claimed rows on worker threads; record outcomes as they arrive (crisis.messaging.sender)."""
     now = clock()
     work: list[tuple[Message, str, SendRequest]] = []
+    history: list[dict] = []
     for message in claimed:
         request = send_request_for(message, settings, now)
         if request is None:
-            _release_and_expire(session, message, now)
+            _release_and_expire(session, message, now, history)
             report.expired += 1
             continue
         work.append((message, message.claim_token or "", request))
-    session.commit()
+    if history:
+        write_status_events(session, history)
+        session.commit()
     if not work:
         return
     paced = gateway.name != "outbox"  # nothing leaves the machine: nothing to pace
@@ -340,25 +392,27 @@ def deliver_claimed(
             result, error = send(gateway, request)
             _record_outcomes(session, gateway, settings, pacer, [(message, token, result, error)], report, clock())
         return
-    local = threading.local()
-    copy = getattr(gateway, "copy", None)
-
-    def worker_gateway() -> SmsGateway:
-        # One HTTP session per worker thread.
-        if not hasattr(local, "gateway"):
-            local.gateway = copy() if callable(copy) else gateway
-        return local.gateway
-
-    with ThreadPoolExecutor(max_workers=min(settings.workers, len(work)),
-                            thread_name_prefix="sms-sender") as pool:
-        futures = {pool.submit(lambda r=request: send(worker_gateway(), r)): (message, token)
+    pool = _worker_pool(gateway, settings.workers)
+    own = pool is None
+    if own:
+        pool = _WorkerPool(min(settings.workers, len(work)))
+    try:
+        futures = {pool.executor.submit(lambda r=request: send(pool.gateway(gateway), r)): (message, token)
                    for message, token, request in work}
         pending = set(futures)
         while pending:
-            # Whatever finished while the last batch was being recorded is recorded together.
+            # Whatever finished while the last batch was being recorded is recorded together,
+            # and what finishes within a moment after the first answer joins it: a batch costs
+            # the same statements and one commit whatever its size.
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            if pending:
+                more, pending = wait(pending, timeout=RECORD_GATHER_S)
+                done |= more
             batch = [(*futures[f], *f.result()) for f in done]
             _record_outcomes(session, gateway, settings, pacer, batch, report, clock())
+    finally:
+        if own:
+            pool.executor.shutdown(wait=False)
 
 
 Outcome = tuple[Message, str, "SendResult | None", "SendError | None"]
@@ -379,19 +433,31 @@ def _record_outcomes(
     and settle_stalled_sends finds them at the provider instead of sending
     them again. If one row cannot be recorded, the others are recorded one
     by one so a single bad row does not hold back the rest.
+
+    A batch costs the same statements whatever its size: the rows read
+    again, one UPDATE per set of changed columns (an executemany), and
+    their history rows in one INSERT.
     """
     # A callback may have landed meanwhile: decide on the rows as they are now.
     session.scalars(
         select(Message).where(Message.id.in_([o[0].id for o in outcomes]))
-        .options(selectinload(Message.status_events))
         .execution_options(populate_existing=True)
     ).all()
+    history: list[dict] = []
     try:
-        kinds = [_apply_outcome(session, gateway, settings, pacer, *outcome, now) for outcome in outcomes]
+        kinds = []
+        # One kind of answer at a time, each flushed on its own: the rows of one kind change the
+        # same columns, so each kind is one executemany UPDATE however the kinds interleave.
+        for group in _by_kind(outcomes):
+            kinds += [_apply_outcome(session, gateway, settings, pacer, *outcome, now, history) for outcome in group]
+            session.flush()
+        write_status_events(session, history)
         session.commit()
     except Exception as exc:  # one row's bookkeeping must not stop the others
         session.rollback()
         if len(outcomes) > 1:
+            log.warning("recording %d SMS outcomes together failed (%s); recording them one by one",
+                        len(outcomes), type(exc).__name__, exc_info=True)
             for outcome in outcomes:
                 _record_outcomes(session, gateway, settings, pacer, [outcome], report, now)
             return
@@ -400,6 +466,17 @@ def _record_outcomes(
         return
     for kind in kinds:
         setattr(report, kind, getattr(report, kind) + 1)
+
+
+def _by_kind(outcomes: list[Outcome]) -> list[list[Outcome]]:
+    """Accepted, refused, may have been sent, to be retried: in that order, empty kinds left out."""
+    groups: dict[int, list[Outcome]] = {}
+    for outcome in outcomes:
+        _, _, result, error = outcome
+        kind = (0 if result is not None else 1 if isinstance(error, PermanentSendError)
+                else 2 if isinstance(error, TransientSendError) and error.may_have_been_sent else 3)
+        groups.setdefault(kind, []).append(outcome)
+    return [groups[k] for k in sorted(groups)]
 
 
 def _apply_outcome(
@@ -412,15 +489,16 @@ def _apply_outcome(
     result: SendResult | None,
     error: SendError | None,
     now: datetime,
+    history: list[dict],
 ) -> str:
     """Put one provider answer on its row; returns the SweepReport counter it adds to."""
     if result is not None:
-        _record_accepted(session, message, result, source=gateway.name, now=now)
+        _record_accepted(session, message, result, source=gateway.name, now=now, history=history)
         return "accepted"
     if isinstance(error, PermanentSendError):
         message.claim_token = None
         record_status(session, message, MessageStatus.FAILED, source="sender",
-                      error_code=error.error_code or "refused", error_message=str(error), now=now)
+                      error_code=error.error_code or "refused", error_message=str(error), now=now, history=history)
         return "failed"
     if isinstance(error, TransientSendError) and error.may_have_been_sent:
         _await_settlement(message, token, str(error), error.error_code, now, settings)
@@ -428,12 +506,12 @@ def _apply_outcome(
     assert error is not None
     if error.error_code == TWILIO_RATE_LIMIT_CODE or error.http_status == 429:
         pacer.hold(gateway.sender_key, 1.0)
-    outcome = _retry_later(session, message, token, error, now, settings)
+    outcome = _retry_later(session, message, token, error, now, settings, history)
     return "retrying" if outcome == MessageStatus.QUEUED else "failed"
 
 
 def _record_accepted(session: Session, message: Message, result: SendResult, *, source: str,
-                     now: datetime) -> None:
+                     now: datetime, history: list[dict] | None = None) -> None:
     if message.provider_id is None:
         message.provider_id = result.provider_id
     elif message.provider_id != result.provider_id:
@@ -443,7 +521,7 @@ def _record_accepted(session: Session, message: Message, result: SendResult, *, 
     message.next_attempt_at = None
     message.error_message = None
     record_status(session, message, MessageStatus(result.status), source=source,
-                  error_code=result.error_code, error_message=result.error_message, now=now)
+                  error_code=result.error_code, error_message=result.error_message, now=now, history=history)
 
 
 def _await_settlement(message: Message, token: str, detail: str, error_code, now: datetime,
@@ -465,27 +543,29 @@ def backoff(attempts: int, settings: SenderSettings) -> timedelta:
 
 
 def _retry_later(session: Session, message: Message, token: str, error: SendError, now: datetime,
-                 settings: SenderSettings) -> MessageStatus:
+                 settings: SenderSettings, history: list[dict] | None = None) -> MessageStatus:
     if message.claim_token != token or message.status != MessageStatus.SENDING:
         return message.status
     code = error.error_code or "transient"
     if message.attempts >= settings.max_attempts:
         message.claim_token = None
         record_status(session, message, MessageStatus.FAILED, source="sender", error_code=code,
-                      error_message=f"Gave up after {message.attempts} attempts: {error}", now=now)
+                      error_message=f"Gave up after {message.attempts} attempts: {error}", now=now,
+                      history=history)
         return MessageStatus.FAILED
     retry_at = now + backoff(message.attempts, settings)
     if message.expires_at is not None and retry_at >= message.expires_at:
         message.claim_token = None
         record_status(session, message, MessageStatus.EXPIRED, source="sender", error_code=code,
-                      error_message=f"Validity runs out before the next attempt: {error}", now=now)
+                      error_message=f"Validity runs out before the next attempt: {error}", now=now,
+                      history=history)
         return MessageStatus.EXPIRED
-    _requeue(message, retry_at, now, source="sender", error_code=str(code), detail=str(error))
+    _requeue(message, retry_at, now, source="sender", error_code=str(code), detail=str(error), history=history)
     return MessageStatus.QUEUED
 
 
 def _requeue(message: Message, at: datetime, now: datetime, *, source: str, error_code: str | None,
-             detail: str | None) -> None:
+             detail: str | None, history: list[dict] | None = None) -> None:
     # Our own retry, not a provider's report: the one way a row goes back to queued.
     message.status = MessageStatus.QUEUED
     message.claim_token = None
@@ -495,15 +575,20 @@ def _requeue(message: Message, at: datetime, now: datetime, *, source: str, erro
         message.error_code = error_code
     if detail:
         message.error_message = detail[:500]
-    message.status_events.append(
-        MessageStatusEvent(status=MessageStatus.QUEUED, error_code=error_code, source=source, at=now)
-    )
+    if history is not None:
+        history.append(status_event_row(message.id, MessageStatus.QUEUED, source=source, error_code=error_code,
+                                        at=now))
+    else:
+        message.status_events.append(
+            MessageStatusEvent(status=MessageStatus.QUEUED, error_code=error_code, source=source, at=now)
+        )
 
 
-def _release_and_expire(session: Session, message: Message, now: datetime) -> None:
+def _release_and_expire(session: Session, message: Message, now: datetime,
+                        history: list[dict] | None = None) -> None:
     message.claim_token = None
     record_status(session, message, MessageStatus.EXPIRED, source="sender", error_code="expired",
-                  error_message="Validity ran out before the text could be sent", now=now)
+                  error_message="Validity ran out before the text could be sent", now=now, history=history)
 
 
 def settle_stalled_sends(

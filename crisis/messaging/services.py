@@ -85,6 +85,17 @@ def is_opted_out(session: Session, number: str | None) -> bool:
     ) is not None
 
 
+def opted_out_numbers(session: Session, numbers: Iterable[str | None]) -> set[str]:
+    """Which of `numbers` opted out (`is_opted_out` for many numbers: one query)."""
+    by_digest = {d: n for n in {n for n in numbers if n} for d in number_digests(n)}
+    if not by_digest:
+        return set()
+    return {by_digest[d] for d in session.scalars(
+        select(SmsOptOut.phone_digest)
+        .where(SmsOptOut.phone_digest.in_(list(by_digest)), SmsOptOut.opted_out.is_(True))
+    )}
+
+
 def is_protected_recipient(session: Session, number: str, relative_id: int | None = None) -> bool:
     """The relative `relative_id`, or any relative with this number, has protected identity
     (skyddade personuppgifter: never an SMS, docs/domain.md "Protected identity")."""
@@ -503,11 +514,14 @@ def record_status(
     error_code: str | int | None = None,
     error_message: str | None = None,
     now: datetime | None = None,
+    history: list[dict] | None = None,
 ) -> bool:
     """Keep `status` in the history and move the message forward to it if it is ahead.
 
     A callback Twilio repeats (same status and error) is kept once. Returns
-    whether the message's current status changed.
+    whether the message's current status changed. With `history` the status
+    row is added to that list (the sender writes a batch's rows with one
+    INSERT) instead of to `message.status_events`, which then need not be loaded.
     """
     now = now or utcnow()
     code = str(error_code) if error_code not in (None, "") else None
@@ -516,7 +530,10 @@ def record_status(
         for e in message.status_events
     ):
         return False
-    message.status_events.append(MessageStatusEvent(status=status, error_code=code, source=source, at=now))
+    if history is not None and source != "callback":
+        history.append(status_event_row(message.id, status, source=source, error_code=code, at=now))
+    else:
+        message.status_events.append(MessageStatusEvent(status=status, error_code=code, source=source, at=now))
     if status.rank <= message.status.rank:
         return False  # out of order, or a second final word: history only
     message.status = status
@@ -532,6 +549,20 @@ def record_status(
         message.claim_token = None
         _after_final_status(session, message, now)
     return True
+
+
+def status_event_row(message_id: int, status: MessageStatus, *, source: str, at: datetime,
+                     error_code: str | None = None) -> dict:
+    """One row of a message's status history, for a multi-row INSERT (`write_status_events`)."""
+    return {"message_id": message_id, "status": status, "error_code": error_code, "source": source, "at": at}
+
+
+def write_status_events(session: Session, rows: list[dict]) -> None:
+    """Status history rows of many messages in one INSERT."""
+    if rows:
+        # The table, not the entity: the ORM's bulk INSERT would split the rows by which
+        # values are None (a Core executemany sends every row's error_code, NULL or not).
+        session.execute(insert(MessageStatusEvent.__table__), rows)
 
 
 def _after_final_status(session: Session, message: Message, now: datetime) -> None:

@@ -168,6 +168,7 @@ class ApplyResult:
     followups_created: list[str] = field(default_factory=list)
     followups_redated: list[str] = field(default_factory=list)
     followups_cancelled: list[str] = field(default_factory=list)
+    followups_reopened: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -177,10 +178,21 @@ class ApplyResult:
         return {name: len(getattr(self, name)) for name in self.__dataclass_fields__}
 
 
+def _load_people(session: Session, incident: Incident) -> None:
+    """The incident's persons and relatives as committed now (what `session.refresh` of the two
+    collections gives), with one query each and no reload of the incident row itself."""
+    from sqlalchemy.orm.attributes import set_committed_value
+
+    for key in ("persons", "relatives"):
+        model = getattr(type(incident), key).property.mapper.class_  # no import of incidents (layers)
+        rows = session.scalars(select(model).where(model.incident_id == incident.id).order_by(model.id)).all()
+        set_committed_value(incident, key, list(rows))
+
+
 def apply_playbook(session: Session, incident: Incident, actor=None, reason: str = "") -> ApplyResult:
     """Bring the incident's tasks and follow-ups in line with its playbook and facts."""
     session.flush()
-    session.refresh(incident, ["persons", "relatives"])
+    _load_people(session, incident)
     planned = plan(snapshot_playbook(incident.playbook_snapshot), incident_facts(incident))
     result = ApplyResult()
     # tasks and follow-ups lay out their own part of the plan (crisis.tasks.receivers, crisis.followups.receivers)

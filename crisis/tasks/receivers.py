@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from crisis.core.db import update_versioned
 from crisis.core.signals import plan_laid_out
 from crisis.organisation.models import Team
 from crisis.playbooks.engine import sig_team
@@ -22,6 +23,7 @@ def reconcile_tasks(_sender, *, session, incident, tasks, relatives, persons, re
     }
     team = None
     wanted = set()
+    changes: list[tuple[Task, dict]] = []
     for item in planned:
         wanted.add(item.key)
         task = existing.get(item.key)
@@ -32,16 +34,22 @@ def reconcile_tasks(_sender, *, session, incident, tasks, relatives, persons, re
             session.add(_new_task(incident, item, relative, persons.get(item.subject_ref), team or None))
             result.created.append(item.key)
             continue
-        if task.status == TaskStatus.CANCELLED:
-            task.status = TaskStatus.OPEN
+        values = {}
+        status = task.status
+        if status == TaskStatus.CANCELLED:
+            values["status"] = status = TaskStatus.OPEN
             result.reopened.append(item.key)
-        if not task.status.is_closed and task.due_at != item.due_at:
-            task.due_at = item.due_at
+        if not status.is_closed and task.due_at != item.due_at:
+            values["due_at"] = item.due_at
             result.redated.append(item.key)
+        if values:
+            changes.append((task, values))
     for key, task in existing.items():
         if key not in wanted and task.status == TaskStatus.OPEN:
-            task.status = TaskStatus.CANCELLED
+            changes.append((task, {"status": TaskStatus.CANCELLED}))
             result.cancelled.append(key)
+    # Re-dated, reopened and cancelled tasks: one UPDATE per kind of change, not one per task.
+    update_versioned(session, changes)
 
 
 def _new_task(incident, item: PlannedTask, relative, person, team: Team | None) -> Task:

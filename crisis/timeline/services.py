@@ -18,11 +18,11 @@ from collections.abc import Callable
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from crisis.core.db import after_commit, utcnow
+from crisis.core.db import Batched, after_commit, utcnow
 from crisis.timeline.models import AccessLog, TimelineEvent
 
 Publisher = Callable[[TimelineEvent], None]
-BatchPublisher = Callable[[list[TimelineEvent]], None]
+BatchPublisher = Callable[..., None]  # (events, *, rendered: bool)
 _publishers: list[Publisher] = []
 # A publisher may also take a whole batch at once (`record_events`), so that
 # what it looks up per event (the live dashboard's rooms) is one query.
@@ -74,13 +74,14 @@ def record_event(
     )
     session.add(event)
     session.flush()  # the id orders events and is what reconnecting clients resume from
-    after_commit(session, lambda: _publish(event))
+    # The transaction's events are published together after the commit (crisis.core.db.Batched),
+    # each with its sentence rendered (a batch from `record_events` goes out with its facts only).
+    after_commit(session, Batched(_publish_rendered, [event]))
     return event
 
 
-def _publish(event: TimelineEvent) -> None:
-    for publisher in list(_publishers):
-        publisher(event)
+def _publish_rendered(events: list[TimelineEvent]) -> None:
+    _publish_many(events, rendered=True)
 
 
 def event_row(
@@ -123,15 +124,15 @@ def record_events(session: Session, rows: list[dict]) -> list[TimelineEvent]:
     # Without sort_by_parameter_order: SQLite would then fall back to one
     # INSERT per row. The ids still follow the rows' order in one statement.
     events = sorted(session.scalars(insert(TimelineEvent).returning(TimelineEvent), values), key=lambda e: e.id)
-    after_commit(session, lambda: _publish_many(events))
+    after_commit(session, Batched(_publish_many, events))
     return events
 
 
-def _publish_many(events: list[TimelineEvent]) -> None:
+def _publish_many(events: list[TimelineEvent], *, rendered: bool = False) -> None:
     for publisher in list(_publishers):
         batch = _batch_publishers.get(publisher)
         if batch is not None:
-            batch(events)
+            batch(events, rendered=rendered)
         else:
             for event in events:
                 publisher(event)

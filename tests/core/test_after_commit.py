@@ -64,3 +64,39 @@ def test_pending_work_is_what_survives_the_current_savepoint(session, ran):
     with session.begin_nested():
         assert pending_after_commit(session) == [outer, inner]
     session.rollback()
+
+
+def test_batched_work_of_one_commit_runs_once_with_every_item_that_survived(session, ran):
+    from crisis.core.db import Batched
+
+    def publish(items):
+        ran.append(list(items))
+
+    after_commit(session, Batched(publish, ["first"]))
+    with pytest.raises(RuntimeError), session.begin_nested():
+        after_commit(session, Batched(publish, ["rolled back"]))
+        raise RuntimeError
+    with session.begin_nested():
+        after_commit(session, Batched(publish, ["second", "third"]))
+    session.commit()
+    assert ran == [["first", "second", "third"]]
+
+
+def test_the_events_of_one_transaction_are_published_together(session, ran):
+    from crisis.timeline.services import add_publisher, record_event, remove_publisher
+
+    def one(event):
+        ran.append(("one", event.type))
+
+    def batch(events, *, rendered=False):
+        ran.append(("batch", [e.type for e in events], rendered))
+
+    add_publisher(one, batch=batch)
+    try:
+        record_event(session, kind="note", type="note.first", summary="1")
+        record_event(session, kind="note", type="note.second", summary="2")
+        session.commit()
+    finally:
+        remove_publisher(one)
+    assert ("batch", ["note.first", "note.second"], True) in ran
+    assert not [r for r in ran if r[0] == "one"]
