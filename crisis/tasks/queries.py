@@ -13,8 +13,10 @@ from crisis.incidents import access
 from crisis.tasks.models import Task, TaskStatus
 
 OPEN = (TaskStatus.OPEN, TaskStatus.IN_PROGRESS, TaskStatus.BLOCKED)
-# Tasks on one page of "My tasks"; more are on the next pages, and the page says so.
-MY_TASKS_PAGE_SIZE = 300
+# Tasks on one page of "My tasks"; more are on the next pages, and the page says so. 100 keeps the
+# page under about 80 KB and 50 ms of server time on a phone's connection (bench/pages.py); an
+# outreach worker rarely has more open tasks than that, a coordinator's team may.
+MY_TASKS_PAGE_SIZE = 100
 
 
 def mine(session: Session, user) -> ColumnElement[bool]:
