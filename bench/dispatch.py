@@ -38,6 +38,8 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import func, select  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
+from bench.pages import analyze  # noqa: E402
+
 # The range PTS reserves for fiction: 070-174 06 05 … 99, then 08-465 004 00 … 99.
 FICTION = [f"+467017406{n:02d}" for n in range(5, 100)] + [f"+468465004{n:02d}" for n in range(100)]
 
@@ -128,6 +130,7 @@ def run(app, fake, recipients: int, settings) -> dict:
     with app.app_context():
         session = db.session
         coordinator, people, incident = seed(session, recipients)
+        analyze(session)  # statistics, as a server in use has them (bench/pages.py)
         ids = [p.id for p in people]
         gateway = get_gateway(app)
         pacer = Pacer(settings.rate_per_second, settings.burst)  # a fresh budget for each run

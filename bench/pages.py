@@ -91,7 +91,20 @@ def seed(session, incidents: int) -> dict:
              "age_band": "26-64"} for i in ids for m in range(1, 4)
         ])
         session.commit()
+    analyze(session)
     return {"incident_id": model.id, "email": coordinator.email}
+
+
+def analyze(session) -> None:
+    """Table statistics for the planner, as autovacuum keeps them on a server in use.
+
+    Rows bulk-inserted a moment ago have none: PostgreSQL then plans the dashboard's
+    "most urgent first" as a bitmap scan of every open task per incident (290 ms at 1,000
+    incidents instead of 2 ms), which measures the seed, not the product.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("ANALYZE"))
+        session.commit()
 
 
 def activate_with_first_contact(session, world: dict) -> None:

@@ -40,6 +40,7 @@ from bench.common import (  # noqa: E402
     stats,
     write_summary,
 )
+from bench.pages import analyze  # noqa: E402
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 # Monday 22 June 2026, 10:00 in Stockholm: inside the reminder hours.
@@ -160,6 +161,7 @@ def one_round(app, database_url: str, args, kind: str, pool) -> dict:
     empty_tables()
     with app.app_context():
         seed(db.session, args.follow_ups)
+        analyze(db.session)  # statistics, as a server in use has them (bench/pages.py)
         db.session.remove()
     db.engine.dispose()  # no pooled connections shared with the workers
     results = pool.map(sweep_in_process, [(database_url, args.batch_size, kind)] * args.workers)
