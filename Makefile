@@ -27,10 +27,18 @@ chromium:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	fi
 
+# Push alerts work locally too: a VAPID pair of this checkout's own is made once, in
+# instance/push.env, unless VAPID_PUBLIC_KEY is set already (docs/phone.md).
 run: install
 	$(BIN)/crisis db upgrade
 	$(BIN)/crisis demo
-	$(BIN)/crisis serve --host 127.0.0.1 --port 5000
+	@if [ -z "$$VAPID_PUBLIC_KEY" ] && [ ! -f instance/push.env ]; then \
+		$(BIN)/crisis push keys | grep '^VAPID_' > instance/push.env.new && \
+		echo "VAPID_SUBJECT=mailto:krisstod@demo.crisis.se" >> instance/push.env.new && \
+		mv instance/push.env.new instance/push.env && echo "Made a VAPID key pair for push alerts: instance/push.env"; \
+	fi
+	@if [ -z "$$VAPID_PUBLIC_KEY" ]; then set -a; . ./instance/push.env; set +a; fi; \
+		exec $(BIN)/crisis serve --host 127.0.0.1 --port 5000
 
 test: install chromium
 	$(BIN)/lint-imports && $(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
