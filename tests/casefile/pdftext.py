@@ -10,22 +10,34 @@ from __future__ import annotations
 import re
 import zlib
 
-OBJECT = re.compile(rb"(\d+) 0 obj(.*?)endobj", re.S)
-STREAM = re.compile(rb"stream\r?\n(.*?)\r?\nendstream", re.S)
+HEADER = re.compile(rb"(\d+) 0 obj")
+LENGTH = re.compile(rb"/Length\s+(\d+)(\s+\d+\s+R)?")
 TOKEN = re.compile(rb"/(\w+)\s+[\d.]+\s+Tf|\((?:\\.|[^\\)])*\)|<[0-9A-Fa-f\s]*>|\bT[jJ]\b|\bET\b|\bTd\b|\bT\*")
 
 
 def _objects(data: bytes) -> dict[int, tuple[bytes, bytes | None]]:
+    """Each object's text and its stream (inflated), reading a stream by its /Length: compressed
+    bytes may contain "endobj" or "endstream" by chance, so no pattern may look inside them."""
     objects = {}
-    for match in OBJECT.finditer(data):
-        body = match.group(2)
-        stream = STREAM.search(body)
+    position = 0
+    while (header := HEADER.search(data, position)) is not None:
+        start = header.end()
+        stream_at, end_at = data.find(b"stream", start), data.find(b"endobj", start)
+        if end_at == -1:
+            break
         content = None
-        if stream:
-            content = stream.group(1)
-            if b"/FlateDecode" in body[: stream.start()]:
+        if stream_at != -1 and stream_at < end_at:
+            dictionary = data[start:stream_at]
+            length = LENGTH.search(dictionary)
+            assert length and not length.group(2), "a stream without a direct /Length"
+            first = stream_at + len(b"stream")
+            first += 2 if data[first:first + 2] == b"\r\n" else 1
+            content = data[first:first + int(length.group(1))]
+            if b"/FlateDecode" in dictionary:
                 content = zlib.decompress(content)
-        objects[int(match.group(1))] = (body, content)
+            end_at = data.find(b"endobj", first + int(length.group(1)))
+        objects[int(header.group(1))] = (data[start:end_at], content)
+        position = end_at + len(b"endobj")
     return objects
 
 
