@@ -31,7 +31,7 @@ from crisis.core.i18n import (
 from crisis.core.logging import configure_logging
 from crisis.core.navigation import bottom_nav_items, nav_items
 from crisis.core.redis_fallback import limiter_storage_uri, redis_up
-from crisis.core.security import DatabaseIdConverter, init_security_headers
+from crisis.core.security import DatabaseIdConverter, QuietSessionInterface, init_security_headers
 from crisis.live.origin import same_origin_check
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,9 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     app.config.update(overrides)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
+    # Files (static, the service worker, the manifest) never write the session cookie back: their
+    # answers race the page's own and could put back a cookie without the CSRF token it just got.
+    app.session_interface = QuietSessionInterface(QUIET_ENDPOINTS)
     configure_logging()
     # X-Forwarded-* only from the configured number of proxies (TRUSTED_PROXIES, default 0, issue 14):
     # trusted always, a rotating X-Forwarded-For would dodge every per-address limit. Twilio
@@ -101,6 +104,10 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     _register_health(app)
     _register_error_pages(app)
     return app
+
+
+#: Endpoints that serve files and leave the session cookie alone (crisis.core.security.QuietSessionInterface).
+QUIET_ENDPOINTS = frozenset({"static", "pwa.manifest", "pwa.service_worker"})
 
 
 # Each capability's pages (a blueprint `bp`) and API endpoints (added to `api` on import).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, request
+from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import NotFound
 from werkzeug.routing import IntegerConverter
 
@@ -58,3 +59,23 @@ class DatabaseIdConverter(IntegerConverter):
         if number > DATABASE_ID_MAX:
             raise NotFound()
         return number
+
+
+class QuietSessionInterface(SecureCookieSessionInterface):
+    """The signed-cookie session, which some endpoints never write back.
+
+    With `SESSION_REFRESH_EACH_REQUEST` every response re-sends the session cookie as its
+    request read it. A page loads its style sheet, scripts and icons, and the service worker
+    fetches itself, while the page's own request may be changing the session (a login step
+    adds its CSRF token): if one of those answers lands last, the browser keeps the older
+    cookie and the next form is refused ("The CSRF session token is missing"). Endpoints that
+    serve files (`quiet_endpoints`) therefore leave the cookie alone.
+    """
+
+    def __init__(self, quiet_endpoints: frozenset[str]):
+        self.quiet_endpoints = quiet_endpoints
+
+    def should_set_cookie(self, app: Flask, session) -> bool:
+        if request.endpoint in self.quiet_endpoints:
+            return False
+        return super().should_set_cookie(app, session)

@@ -45,3 +45,15 @@ def test_device_page_needs_a_login_and_is_in_swedish(client, create_user):
     page = client.get("/me/device").get_data(as_text=True)
     assert "Den här enheten" in page
     assert 'id="push-settings"' in page and 'id="offline-queue"' in page
+
+
+def test_files_leave_the_session_cookie_alone_and_pages_still_refresh_it(client, create_user):
+    """A style sheet or the service worker answering after a login step must not put back an older
+    session cookie (one without the CSRF token the step just added): files never send the cookie."""
+    user = create_user("outreach")
+    login(client, user.email)
+    for path in ("/static/css/app.css", "/static/js/pwa.js", "/sw.js", "/manifest.webmanifest"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert "Set-Cookie" not in response.headers, path
+    assert "Set-Cookie" in client.get("/me/device").headers  # pages keep the idle timeout moving
