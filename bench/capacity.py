@@ -36,6 +36,7 @@ from bench.common import (  # noqa: E402
     Server,
     add_server_argument,
     alternate,
+    cpu_snapshot,
     gunicorn,
     own_database,
     stats,
@@ -98,12 +99,15 @@ def run_phase(servers: list[Server], users: int, seconds: float, requests_for, p
     for thread in threads:
         thread.start()
     start.wait()
-    began = time.monotonic()
+    began, cpu_before = time.monotonic(), cpu_snapshot(servers)
     for thread in threads:
         thread.join()
     wall = time.monotonic() - began
+    cpu_after = cpu_snapshot(servers)
     total = sum(len(v) for v in latencies.values())
-    return {"seconds": wall, "requests": total, "throughput": total / wall,
+    # Where the machine's CPU went, per request: the web processes, PostgreSQL, the load generator.
+    cpu = {name: (cpu_after[name] - cpu_before[name]) * 1000 / max(total, 1) for name in cpu_after}
+    return {"seconds": wall, "requests": total, "throughput": total / wall, "cpu_ms_per_request": cpu,
             "endpoints": {name: {**stats([x * 1000 for x in values]), "errors": errors.get(name, 0),
                                  "error_statuses": sorted(answers.get(name, ()))}
                           for name, values in sorted(latencies.items())}}
@@ -189,7 +193,9 @@ def main() -> int:
                     stop(servers)
             kind = "product" if kind == "product" else "floor"
             results.append({"round": n, "kind": kind, **result})
-            print(f"round {n} {kind:<8} {result['throughput']:7.1f} req/s ({result['requests']} requests)", flush=True)
+            print(f"round {n} {kind:<8} {result['throughput']:7.1f} req/s ({result['requests']} requests); CPU ms "
+                  "a request: " + ", ".join(f"{name} {ms:.1f}" for name, ms in result["cpu_ms_per_request"].items()),
+                  flush=True)
             for name, figures in result["endpoints"].items():
                 print(f"    {name:<26} p50 {figures['p50']:8.1f} ms   p95 {figures['p95']:8.1f} ms   "
                       f"n {figures['n']:5d}" + (f"   errors {figures['errors']} ({', '.join(figures['error_statuses'])})"

@@ -117,6 +117,41 @@ class Server:
     log: Path
 
 
+def _proc_stats() -> list[tuple[int, int, str, float]]:
+    """(pid, parent pid, command name, CPU seconds) of every process (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    rows = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                raw = f.read()
+        except OSError:
+            continue
+        name = raw[raw.index("(") + 1:raw.rindex(")")]
+        fields = raw[raw.rindex(")") + 2:].split()
+        rows.append((int(entry), int(fields[1]), name, (int(fields[11]) + int(fields[12])) / tick))
+    return rows
+
+
+def cpu_snapshot(servers: list[Server]) -> dict[str, float]:
+    """CPU seconds so far of the web processes (each with its workers), of PostgreSQL's
+    processes, and of this process (the load generator): differences say where a phase's CPU went."""
+    rows = _proc_stats()
+    children: dict[int, list[int]] = {}
+    for pid, ppid, _, _ in rows:
+        children.setdefault(ppid, []).append(pid)
+    seconds = {pid: cpu for pid, _, _, cpu in rows}
+    web, stack = 0.0, [server.process.pid for server in servers]
+    while stack:
+        pid = stack.pop()
+        web += seconds.get(pid, 0.0)
+        stack.extend(children.get(pid, []))
+    return {"web": web, "postgres": sum(cpu for _, _, name, cpu in rows if name.startswith("postgres")),
+            "load generator": seconds.get(os.getpid(), 0.0)}
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -24,6 +24,7 @@ from crisis.core.extensions import babel, csrf, limiter, socketio
 from crisis.core.i18n import (
     TRANSLATIONS_DIR,
     compile_translations,
+    install_template_gettext,
     lang_text,
     local_time,
     select_locale,
@@ -80,6 +81,7 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
 
     compile_translations()
     babel.init_app(app, locale_selector=select_locale)
+    install_template_gettext(app)
     csrf.init_app(app)
     limiter.init_app(app)
     socketio.init_app(

@@ -65,12 +65,13 @@ def group_of(task: Task, now: datetime) -> str:
 def group_tasks(tasks: list[Task], now: datetime) -> list[TaskGroup]:
     """Non-empty groups in order; inside each, incidents in the order of their first task."""
     groups = {key: TaskGroup(key, title) for key, title in GROUPS}
+    buckets: dict[tuple[str, int], IncidentTasks] = {}
     for task in tasks:  # already soonest deadline first
-        group = groups[group_of(task, now)]
-        bucket = next((b for b in group.incidents if b.incident.id == task.incident_id), None)
+        key = group_of(task, now)
+        bucket = buckets.get((key, task.incident_id))
         if bucket is None:
-            bucket = IncidentTasks(task.incident)
-            group.incidents.append(bucket)
+            bucket = buckets[key, task.incident_id] = IncidentTasks(task.incident)
+            groups[key].incidents.append(bucket)
         bucket.tasks.append(task)
     return [g for g in groups.values() if g.incidents]
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, Select, case, func, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, defer, load_only, selectinload
 
 from crisis.core.db import db
 from crisis.incidents import access
+from crisis.incidents.models import Incident, Relative
 from crisis.tasks.models import Task, TaskStatus
 
 OPEN = (TaskStatus.OPEN, TaskStatus.IN_PROGRESS, TaskStatus.BLOCKED)
@@ -38,8 +39,20 @@ def my_tasks_query(session: Session, user) -> Select:
 
 
 def my_open_tasks(user, *, offset: int = 0, limit: int = MY_TASKS_PAGE_SIZE) -> list[Task]:
-    """One page of `my_tasks_query` (the page shows them grouped by when they are due)."""
-    return db.session.scalars(my_tasks_query(db.session, user).offset(offset).limit(limit)).all()
+    """One page of `my_tasks_query` (the page shows them grouped by when they are due).
+
+    The page shows a task's title, status and deadline and its relative's label: the
+    rest (the description, the note, the checklist and sources, the relative's name and
+    phone, the incident's place) is neither read nor decrypted, and reading it here raises.
+    """
+    shown = (Task.id, Task.incident_id, Task.relative_id, Task.title, Task.status, Task.due_at, Task.version)
+    query = my_tasks_query(db.session, user).options(
+        load_only(*shown, raiseload=True),
+        selectinload(Task.relative).options(*(defer(column, raiseload=True) for column in
+                                              (Relative.name, Relative.phone, Relative.notes))),
+        selectinload(Task.incident).options(*(defer(column, raiseload=True) for column in
+                                              (Incident.place, Incident.police_reference))))
+    return db.session.scalars(query.offset(offset).limit(limit)).all()
 
 
 def count_my_open_tasks(user) -> int:
