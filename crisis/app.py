@@ -24,7 +24,7 @@ from crisis.core.extensions import babel, csrf, limiter, socketio
 from crisis.core.i18n import (
     TRANSLATIONS_DIR,
     compile_translations,
-    install_template_gettext,
+    install_request_catalog,
     lang_text,
     local_time,
     select_locale,
@@ -81,7 +81,7 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
 
     compile_translations()
     babel.init_app(app, locale_selector=select_locale)
-    install_template_gettext(app)
+    install_request_catalog(app, babel)
     csrf.init_app(app)
     limiter.init_app(app)
     socketio.init_app(

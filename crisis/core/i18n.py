@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from babel import dates
 from flask import g, has_request_context, request, session
-from flask_babel import get_locale, get_translations
+from flask_babel import Domain, get_locale
 from flask_login import current_user
 
 LANGUAGES = ("sv", "en")
@@ -67,28 +67,34 @@ def compile_translations() -> None:
             write_mo(mo_file, catalog)
 
 
-def install_template_gettext(app) -> None:
-    """Templates translate through the request's catalog, found once per request and locale.
+class RequestCatalogDomain(Domain):
+    """Flask-Babel's message domain, finding the catalog once per request and locale.
 
-    Flask-Babel's own template callables walk four context locals for every string;
-    a page with a hundred tasks translates several hundred strings (issue 15: about a
-    fifth of "Mina uppgifter"'s CPU). The catalog is the same object Flask-Babel
-    would return; `force_locale` (which swaps the locale) is honoured, because the
-    cached catalog is tied to the locale object it was found for.
+    Flask-Babel looks the catalog up again for every string, walking four context locals
+    each time; a page translates a few hundred strings (its words, its lazy labels, the
+    offline texts) and the lookups were a fifth of "Mina uppgifter"'s CPU (issue 15).
+    The catalog is the one Flask-Babel would return; `force_locale` (which swaps the
+    locale) is honoured, because the cached catalog is tied to its locale object.
     """
 
-    def catalog():
+    def get_translations(self):
         if not has_request_context():
-            return get_translations()
+            return super().get_translations()
         babel_context = g.get("_flask_babel")
-        locale = getattr(babel_context, "babel_locale", None) if babel_context is not None else None
+        locale = getattr(babel_context, "babel_locale", None)
         cached = g.get("_crisis_catalog")
         if cached is not None and locale is not None and cached[0] is locale:
             return cached[1]
-        translations = get_translations()
+        translations = super().get_translations()
         g._crisis_catalog = (get_locale(), translations)
         return translations
 
+
+def install_request_catalog(app, babel) -> None:
+    """Python code, lazy strings and templates translate through `RequestCatalogDomain`."""
+    domain = RequestCatalogDomain(domain=app.config.get("BABEL_DOMAIN", "messages"))
+    babel.domain_instance = domain  # Flask-Babel's (cached) default domain, replaced
+    catalog = domain.get_translations
     app.jinja_env.install_gettext_callables(
         gettext=lambda s: catalog().ugettext(s),
         ngettext=lambda s, p, n: catalog().ungettext(s, p, n),

@@ -123,15 +123,18 @@ def incident_cards(session: Session, user: User, *, incident_ids: list[int] | No
     else:
         query = visible_incidents(user).where(Incident.id.in_(incident_ids)) \
             .order_by(Incident.activated_at.desc(), Incident.id.desc())
-    incidents = session.scalars(query.options(joinedload(Incident.district))).all()
+    # The card's columns only: no incident entities, and nothing decrypted (place, police reference).
+    rows = session.execute(query.with_only_columns(
+        Incident.id, Incident.reference, Incident.type, Incident.status, Incident.threat_level,
+        Incident.outcome, District.name, Incident.activated_at,
+    ).join(District, District.id == Incident.district_id))
     cards = {
-        i.id: IncidentCard(
-            # str(): the enums are StrEnums (and plain strings on a row not reloaded yet).
-            id=i.id, reference=i.reference, type=str(i.type), status=str(i.status),
-            threat_level=str(i.threat_level), outcome=str(i.outcome), district=i.district.name,
-            activated_at=i.activated_at,
+        id_: IncidentCard(
+            # str(): the enums are StrEnums.
+            id=id_, reference=reference, type=str(type_), status=str(status), threat_level=str(threat_level),
+            outcome=str(outcome), district=district, activated_at=activated_at,
         )
-        for i in incidents
+        for id_, reference, type_, status, threat_level, outcome, district, activated_at in rows
     }
     if cards:
         _count_tasks(session, cards, now)

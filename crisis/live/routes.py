@@ -50,6 +50,21 @@ def incident_href(incident_id: int) -> str | None:
         return None
 
 
+@bp.app_template_global()
+def card_words() -> dict[str, str]:
+    """The words every incident card shows, translated once for a page of cards."""
+    return {
+        "open_tasks": _("Open tasks"),
+        "overdue_tasks": _("Overdue tasks"),
+        "relatives_reached": _("Relatives reached"),
+        "dispatches_acknowledged": _("Dispatches acknowledged"),
+        "waiting": _("Waiting for acknowledgement"),
+        "nobody": _("Nobody acknowledged"),
+        "blocked": _("Blocked tasks"),
+        "activated": _("Activated"),
+    }
+
+
 def _summaries(events) -> dict[int, str]:
     """Each feed event's sentence in the reader's language (crisis.eventtext.render)."""
     from flask_babel import get_locale
