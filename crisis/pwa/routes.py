@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from flask import (
     Blueprint,
     current_app,
@@ -11,6 +13,7 @@ from flask import (
     send_from_directory,
     url_for,
 )
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -125,6 +128,15 @@ def offline_config() -> dict:
         "keeps_pages": offline.keeps_pages_for(current_user),
         "pages_url": url_for("pwa.offline_page_list"),
         "device_url": url_for("pwa.device"),
+        **_offline_words(str(get_locale() or "sv")),
+    }
+
+
+@lru_cache(maxsize=8)
+def _offline_words(language: str) -> dict:
+    """The labels and texts of offline.js in `language` (the request's): the same on every page,
+    so translated once per language, not on each of them (issue 15)."""
+    return {
         "labels": {
             "task": {key: str(value) for key, value in TASK_STATUSES.items()},
             "followup": {key: str(value) for key, value in FOLLOW_UP_STATUSES.items()},
