@@ -233,6 +233,28 @@ def _drop_after_commit(session: Session) -> None:
     pending[:] = [item for item in pending if not _inside(item[0], savepoint)]
 
 
+_VERSIONED_UPDATES: dict[tuple, object] = {}  # (model, columns) -> its UPDATE, built once
+
+
+def _versioned_update(model, columns: tuple[str, ...]):
+    from sqlalchemy import bindparam, inspect, update
+
+    statement = _VERSIONED_UPDATES.get((model, columns))
+    if statement is None:
+        mapper = inspect(model)
+        table = mapper.local_table
+        version = mapper.version_id_col
+        assert version is not None, f"{model.__name__} has no version column"
+        statement = _VERSIONED_UPDATES[(model, columns)] = (
+            update(table)
+            .where(table.c.id == bindparam("b_id"), version == bindparam("b_version"))
+            .values({**{c: bindparam(f"v_{c}", type_=table.c[c].type) for c in columns},
+                     version.key: bindparam("b_new_version"),
+                     "updated_at": bindparam("b_updated_at", type_=table.c.updated_at.type)})
+        )
+    return statement
+
+
 def update_versioned(session: Session, changes: list[tuple[object, dict]]) -> None:
     """Write `values` onto each (object, values) in `changes`: versioned rows (`version_id_col`),
     one executemany UPDATE per model and set of columns instead of the ORM's one statement per row.
@@ -241,7 +263,6 @@ def update_versioned(session: Session, changes: list[tuple[object, dict]]) -> No
     changed meanwhile), `version` and `updated_at` move on, and the objects in the session
     are left holding what was written.
     """
-    from sqlalchemy import bindparam, inspect, update
     from sqlalchemy.orm.attributes import set_committed_value
     from sqlalchemy.orm.exc import StaleDataError
 
@@ -254,22 +275,12 @@ def update_versioned(session: Session, changes: list[tuple[object, dict]]) -> No
         groups.setdefault((type(obj), tuple(sorted(values))), []).append((obj, values))
     now = utcnow()
     for (model, columns), items in groups.items():
-        mapper = inspect(model)
-        table = mapper.local_table
-        version = mapper.version_id_col
-        assert version is not None, f"{model.__name__} has no version column"
-        statement = (
-            update(table)
-            .where(table.c.id == bindparam("b_id"), version == bindparam("b_version"))
-            .values({**{c: bindparam(f"v_{c}", type_=table.c[c].type) for c in columns},
-                     version.key: bindparam("b_new_version"),
-                     "updated_at": bindparam("b_updated_at", type_=table.c.updated_at.type)})
-        )
+        statement = _versioned_update(model, columns)
         params = [{"b_id": obj.id, "b_version": obj.version, "b_new_version": obj.version + 1,
                    "b_updated_at": now, **{f"v_{c}": v for c, v in values.items()}} for obj, values in items]
         matched = session.connection().execute(statement, params).rowcount
         if matched != len(items):
-            raise StaleDataError(f"UPDATE of {table.name} expected {len(items)} rows at their versions; "
+            raise StaleDataError(f"UPDATE of {statement.table.name} expected {len(items)} rows at their versions; "
                                  f"{matched} matched")
         for obj, values in items:
             for key, value in {**values, "version": obj.version + 1, "updated_at": now}.items():

@@ -28,7 +28,8 @@ The playbook engine planned an incident's tasks and follow-ups; each capability
 lays out its own part. kwargs: session, incident, tasks (tuple of PlannedTask),
 follow_ups (tuple of PlannedFollowUp), relatives ({relative_ref: Relative}),
 persons ({person_ref: AffectedPerson}), result (ApplyResult: the receivers fill
-its lists of keys created, re-dated, cancelled, reopened).""")
+its lists of keys created, re-dated, cancelled, reopened), new_incident (True when
+the incident was created in this transaction: it has no rows to reconcile yet).""")
 
 sessions_ended = _signals.signal("sessions-ended", doc="""
 A user's sessions ended (logout, deactivation, a changed password) and that has

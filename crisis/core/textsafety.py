@@ -47,7 +47,13 @@ def strip_controls_from_texts(*attributes) -> None:
             event.listen(attribute, "set", _on_set_map, retval=True)
 
 
-def _on_set_map(target, value, oldvalue, initiator):
+def neutralise_texts(value):
+    """`neutralise` for texts by language ({"sv": ..., "en": ...}); what the listener below does,
+    for rows written without ORM objects (a bulk INSERT sets no attributes)."""
     if isinstance(value, dict):
         return {key: neutralise(text) for key, text in value.items()}
     return value
+
+
+def _on_set_map(target, value, oldvalue, initiator):
+    return neutralise_texts(value)

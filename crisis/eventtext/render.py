@@ -39,7 +39,9 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date, format_datetime
 from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
+from sqlalchemy import inspect
 from sqlalchemy.orm import Session, load_only
+from sqlalchemy.orm.util import identity_key
 
 from crisis.core.labels import humanise, label, labels
 from crisis.referrals.labels import organisation_name
@@ -85,11 +87,16 @@ def renderer(*types: str) -> Callable[[Renderer], Renderer]:
 
 
 class Names:
-    """What ids stand for, looked up once per id from `session` (cached)."""
+    """What ids stand for, looked up once per id from `session` (cached).
 
-    def __init__(self, session: Session, language: str = "sv"):
+    `holding`: a session that may already hold the rows (the one that recorded the events being
+    rendered, just committed); labels it holds are read from it without a query.
+    """
+
+    def __init__(self, session: Session, language: str = "sv", holding: Session | None = None):
         self.session = session
         self.language = language if language in LANGUAGES else "sv"
+        self.holding = holding
         self._cache: dict[tuple[str, object], str] = {}
 
     def _get(self, what: str, key, load: Callable[[], str | None], missing: Callable[[], str]) -> str:
@@ -109,9 +116,27 @@ class Names:
 
     def _row(self, model, key):
         try:
-            return self.session.get(model, int(key))
+            row = self.session.get(model, int(key))
         except (TypeError, ValueError):
             return None
+        if row is not None:
+            # Held for the session's life, as `_label` does: the next language's names (a new `Names`
+            # on the same session) find it in the identity map instead of asking again.
+            self.session.info.setdefault("eventtext_rows", []).append(row)
+        return row
+
+    def _held_label(self, model, ident: int) -> str | None:
+        """The label of a row `holding` has loaded, read without a query. A label is given when the
+        row is made and never changes, so the holding session's copy is the committed one."""
+        if self.holding is None:
+            return None
+        row = self.holding.identity_map.get(identity_key(model, ident))
+        if row is None:
+            return None
+        state = inspect(row)
+        if state.deleted or state.was_deleted or "label" in state.unloaded:
+            return None
+        return row.label
 
     def _label(self, model, key) -> str | None:
         """`model`'s label by id: from the session if the row is loaded, else that one column
@@ -120,6 +145,9 @@ class Names:
             ident = int(key)
         except (TypeError, ValueError):
             return None
+        held = self._held_label(model, ident)
+        if held is not None:
+            return held
         row = self.session.get(model, ident, options=[load_only(model.label)])
         if row is None:
             return None
@@ -268,8 +296,8 @@ def render(event, language: str, session: Session, names: Names | None = None) -
         _language.reset(token)
 
 
-def render_events(events: Iterable, language: str, session: Session) -> list[str]:
-    names = Names(session, language)
+def render_events(events: Iterable, language: str, session: Session, holding: Session | None = None) -> list[str]:
+    names = Names(session, language, holding)
     token = _language.set(names.language)
     try:
         with force_locale(names.language):

@@ -12,8 +12,9 @@ import secrets
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from crisis.auth.models import User
 from crisis.core.crypto import keyring
@@ -30,6 +31,7 @@ from crisis.incidents.models import (
     ContactChannel,
     Gender,
     Incident,
+    IncidentAssignment,
     IncidentStatus,
     IncidentType,
     Outcome,
@@ -80,10 +82,13 @@ def _aware(value: datetime | None, field: str) -> datetime | None:
     return value
 
 
+_REFERENCE_TAKEN = select(func.count()).select_from(Incident).where(Incident.reference == bindparam("ref"))
+
+
 def new_reference(session: Session) -> str:
     for _ in range(20):
         ref = "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(5))
-        if session.scalar(select(func.count()).select_from(Incident).where(Incident.reference == ref)) == 0:
+        if session.scalar(_REFERENCE_TAKEN, {"ref": ref}) == 0:
             return ref
     raise RuntimeError("could not find a free incident reference")
 
@@ -149,24 +154,29 @@ def activate_incident(
         police_reference=(police_reference or "").strip() or None,
         threat_level=threat,
         coordinator_id=coordinator_id,
-        playbook_snapshot_id=pin_snapshot(session, playbook).id,
+        playbook_snapshot=pin_snapshot(session, playbook),  # held: the engine reads it next
         death_at=death_at,
     )
     session.add(incident)
     session.flush()
-    for n in range(1, persons + 1):
-        session.add(AffectedPerson(incident_id=incident.id, label=f"Person {n}", outcome=outcome_value))
-    assign(session, coordinator_id, incident.id)
-    record_event(
-        session, kind="incident", type="incident.activated", actor=actor, incident_id=incident.id,
+    people = [AffectedPerson(incident_id=incident.id, label=f"Person {n}", outcome=outcome_value)
+              for n in range(1, persons + 1)]
+    session.add_all(people)
+    # A new incident: nobody is assigned to it yet (no look-up first, as `assign` does).
+    session.add(IncidentAssignment(incident_id=incident.id, user_id=coordinator_id))
+    session.flush()
+    # Its persons are these and it has no relatives: the engine need not read them back.
+    set_committed_value(incident, "persons", people)
+    set_committed_value(incident, "relatives", [])
+    apply_playbook(session, incident, actor, reason="activation", new_incident=True, event=dict(
+        kind="incident", type="incident.activated", actor=actor, incident_id=incident.id,
         subject=incident,
         summary=f"Response {incident.reference} activated ({incident_type.value}, {district.name})",
         data={"reference": incident.reference, "type": incident_type.value, "district_id": district.id,
               "outcome": outcome_value.value, "threat_level": threat.value,
               "playbook": playbook.id, "playbook_version": playbook.version,
               "content_hash": playbook.content_hash},
-    )
-    apply_playbook(session, incident, actor, reason="activation")
+    ))
     return incident
 
 
@@ -213,11 +223,10 @@ def update_incident(session: Session, incident: Incident, *, actor: User,
     diff = changes(before, _fact_snapshot(incident))
     if not diff:
         return incident
-    record_event(
-        session, kind="incident", type="incident.updated", actor=actor, incident_id=incident.id,
+    apply_playbook(session, incident, actor, reason="facts:" + ",".join(sorted(diff)), event=dict(
+        kind="incident", type="incident.updated", actor=actor, incident_id=incident.id,
         subject=incident, summary=f"Facts changed: {', '.join(sorted(diff))}", data=diff,
-    )
-    apply_playbook(session, incident, actor, reason="facts:" + ",".join(sorted(diff)))
+    ))
     return incident
 
 
@@ -248,10 +257,11 @@ def add_person(session: Session, incident: Incident, *, actor: User, outcome: st
     session.flush()
     if person.outcome == Outcome.DECEASED and incident.outcome != Outcome.DECEASED:
         incident.outcome = Outcome.DECEASED
-    record_event(session, kind="incident", type="person.added", actor=actor, incident_id=incident.id,
-                 subject=person, summary=f"{person.label} added ({person.outcome.value})",
-                 data={"person_id": person.id, "outcome": person.outcome.value})
-    apply_playbook(session, incident, actor, reason="person_added")
+    apply_playbook(session, incident, actor, reason="person_added", event=dict(
+        kind="incident", type="person.added", actor=actor, incident_id=incident.id,
+        subject=person, summary=f"{person.label} added ({person.outcome.value})",
+        data={"person_id": person.id, "outcome": person.outcome.value},
+    ))
     return person
 
 
@@ -333,14 +343,13 @@ def add_relative(
         _check_contact_person(session, relative, contact_person_id)
         relative.contact_person_id = contact_person_id
         assign(session, contact_person_id, incident.id)
-    record_event(
-        session, kind="relative", type="relative.added", actor=actor, incident_id=incident.id,
+    apply_playbook(session, incident, actor, reason="relative_added", event=dict(
+        kind="relative", type="relative.added", actor=actor, incident_id=incident.id,
         subject=relative, summary=f"{label} added ({relation_value.value}{', child' if is_child else ''})",
         data={"relative_id": relative.id, "relation": relation_value.value, "is_child": is_child,
               "language": language, "interpreter_needed": interpreter_needed,
               "protected_identity": protected_identity},
-    )
-    apply_playbook(session, incident, actor, reason="relative_added")
+    ))
     return relative
 
 
@@ -410,16 +419,14 @@ def record_consent(
     session.add(record)
     before = relative.consent
     relative.consent = consent
-    session.flush()
-    record_event(
-        session, kind="relative", type="relative.consent_recorded", actor=actor,
+    apply_playbook(session, relative.incident, actor, reason="consent", event=dict(
+        kind="relative", type="relative.consent_recorded", actor=actor,
         incident_id=relative.incident_id, subject=relative,
         summary=f"Consent {consent.value} for {relative.label} ({', '.join(scopes)})",
         data={"relative_id": relative.id, "before": before.value, "after": consent.value,
               "scope": scopes, "method": method, "given_by": given_by,
               "decided_at": decided_at.isoformat()},
-    )
-    apply_playbook(session, relative.incident, actor, reason="consent")
+    ))
     return record
 
 
@@ -437,11 +444,12 @@ def record_first_contact(session: Session, relative: Relative, *, actor: User,
         return False
     at = _aware(at, "at") or utcnow()
     relative.first_contact_at = at
-    record_event(session, kind="relative", type="relative.first_contact", actor=actor,
-                 incident_id=relative.incident_id, subject=relative,
-                 summary=f"First contact with {relative.label}",
-                 data={"relative_id": relative.id, "at": at.isoformat()})
-    apply_playbook(session, relative.incident, actor, reason="first_contact")
+    apply_playbook(session, relative.incident, actor, reason="first_contact", event=dict(
+        kind="relative", type="relative.first_contact", actor=actor,
+        incident_id=relative.incident_id, subject=relative,
+        summary=f"First contact with {relative.label}",
+        data={"relative_id": relative.id, "at": at.isoformat()},
+    ))
     return True
 
 

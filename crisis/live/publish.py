@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import select, union
+from sqlalchemy import bindparam, select, union
 
 from crisis.core.db import db
 from crisis.core.extensions import socketio
@@ -50,23 +50,27 @@ def staff_of_incident(incident_id: int) -> list[int]:
         return sorted(conn.execute(query).scalars())
 
 
+# Built once: it runs after every commit that records an event, and building the union and its
+# cache key again each time cost twice what running it does.
+_STAFF_OF_INCIDENTS = union(
+    select(IncidentAssignment.incident_id, IncidentAssignment.user_id)
+    .where(IncidentAssignment.incident_id.in_(bindparam("ids", expanding=True))),
+    select(Incident.id, Incident.coordinator_id)
+    .where(Incident.id.in_(bindparam("ids", expanding=True)), Incident.coordinator_id.is_not(None)),
+)
+
+
 def staff_of_incidents(incident_ids: set[int], connection=None) -> dict[int, list[int]]:
     """`staff_of_incident` for many incidents in one query (on `connection`, else one of its own)."""
     if not incident_ids:
         return {}
     ids = sorted(incident_ids)
-    query = union(
-        select(IncidentAssignment.incident_id, IncidentAssignment.user_id)
-        .where(IncidentAssignment.incident_id.in_(ids)),
-        select(Incident.id, Incident.coordinator_id)
-        .where(Incident.id.in_(ids), Incident.coordinator_id.is_not(None)),
-    )
     staff: dict[int, list[int]] = {i: [] for i in ids}
     if connection is not None:
-        rows = connection.execute(query).all()
+        rows = connection.execute(_STAFF_OF_INCIDENTS, {"ids": ids}).all()
     else:
         with db.engine.connect() as conn:
-            rows = conn.execute(query).all()
+            rows = conn.execute(_STAFF_OF_INCIDENTS, {"ids": ids}).all()
     for incident_id, user_id in rows:
         staff[incident_id].append(user_id)
     return {i: sorted(set(users)) for i, users in staff.items()}
@@ -123,13 +127,14 @@ def publish_event(event: TimelineEvent) -> None:
         disconnect_user(event.subject_id)
 
 
-def event_payloads(events: list[TimelineEvent], session) -> list[dict]:
-    """`event_payload` for a batch: rendered with one session, names looked up once per batch."""
+def event_payloads(events: list[TimelineEvent], session, holding=None) -> list[dict]:
+    """`event_payload` for a batch: rendered with one session, names looked up once per batch
+    (labels that `holding`, the session that recorded the events, has loaded: not at all)."""
     from crisis.eventtext.render import LANGUAGES, render_events
 
     payloads = [event.as_json() for event in events]
     try:
-        rendered = {lang: render_events(events, lang, session) for lang in LANGUAGES}
+        rendered = {lang: render_events(events, lang, session, holding) for lang in LANGUAGES}
     except Exception:  # the events still go out; the page fetches their text on the next refresh
         log.exception("live: rendering %d timeline events failed", len(events))
         return payloads
@@ -149,13 +154,17 @@ def publish_events(events: list[TimelineEvent], *, rendered: bool = False) -> No
     if queue and not redis_up(queue):
         log.debug("live: %d events not published, the message queue is down", len(events))
     else:
-        from sqlalchemy.orm import Session
+        from sqlalchemy.orm import Session, object_session
 
         try:
-            with Session(db.engine) as session:
+            # Reads only, each as committed when it runs: no transaction to begin and roll back
+            # around them (two round trips after every commit).
+            with (db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection,
+                  Session(connection) as session):
                 staff = staff_of_incidents({e.incident_id for e in events if e.incident_id is not None},
                                            session.connection())
-                payloads = event_payloads(events, session) if rendered else [e.as_json() for e in events]
+                payloads = (event_payloads(events, session, object_session(events[0])) if rendered
+                            else [e.as_json() for e in events])
         except Exception:
             log.exception("live: looking up the staff of %d events failed", len(events))
             staff, payloads = None, []

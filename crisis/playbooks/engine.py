@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from flask import current_app, has_app_context
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from crisis.core.config import PROJECT_ROOT
 from crisis.core.signals import plan_laid_out
@@ -86,14 +87,13 @@ def find_playbook(playbook_id: str, directory: Path | None = None) -> Playbook:
     raise PlaybookNotFound(f"No playbook with id {playbook_id!r} in {directory or playbook_dir()}.")
 
 
+_SNAPSHOT = select(PlaybookSnapshot).where(PlaybookSnapshot.playbook_id == bindparam("playbook_id"),
+                                           PlaybookSnapshot.content_hash == bindparam("content_hash"))
+
+
 def pin_snapshot(session: Session, playbook: Playbook) -> PlaybookSnapshot:
     """The snapshot row for exactly this content (one per content hash)."""
-    snapshot = session.scalar(
-        select(PlaybookSnapshot).where(
-            PlaybookSnapshot.playbook_id == playbook.id,
-            PlaybookSnapshot.content_hash == playbook.content_hash,
-        )
-    )
+    snapshot = session.scalar(_SNAPSHOT, {"playbook_id": playbook.id, "content_hash": playbook.content_hash})
     if snapshot is None:
         snapshot = PlaybookSnapshot(
             playbook_id=playbook.id, version=playbook.version, content_hash=playbook.content_hash,
@@ -151,12 +151,16 @@ def incident_facts(incident: Incident) -> Facts:
     )
 
 
+# The engine's queries are built once: building a statement and its cache key again on every
+# run costs more than running it (they run several times for each change an incident sees).
+_SIG_TEAM = (select(Team).where(Team.district_id == bindparam("district_id"))
+             .order_by(Team.is_sig.desc(), Team.id).limit(1))
+
+
 def sig_team(session: Session, district: District) -> Team | None:
     """The outreach team of the SIG serving `district` (its own, or the one it buys from)."""
     sig_district = district.sig_district or district
-    return session.scalar(
-        select(Team).where(Team.district_id == sig_district.id).order_by(Team.is_sig.desc(), Team.id)
-    )
+    return session.scalar(_SIG_TEAM, {"district_id": sig_district.id})
 
 
 @dataclass
@@ -178,31 +182,52 @@ class ApplyResult:
         return {name: len(getattr(self, name)) for name in self.__dataclass_fields__}
 
 
+_PEOPLE: dict[tuple[type, str], object] = {}  # (incident class, collection) -> its query, built once
+
+
+def _people_query(incident_class: type, key: str):
+    query = _PEOPLE.get((incident_class, key))
+    if query is None:
+        model = getattr(incident_class, key).property.mapper.class_  # no import of incidents (layers)
+        query = _PEOPLE[(incident_class, key)] = (
+            select(model).where(model.incident_id == bindparam("incident_id")).order_by(model.id)
+        )
+    return query
+
+
 def _load_people(session: Session, incident: Incident) -> None:
     """The incident's persons and relatives as committed now (what `session.refresh` of the two
     collections gives), with one query each and no reload of the incident row itself."""
-    from sqlalchemy.orm.attributes import set_committed_value
-
     for key in ("persons", "relatives"):
-        model = getattr(type(incident), key).property.mapper.class_  # no import of incidents (layers)
-        rows = session.scalars(select(model).where(model.incident_id == incident.id).order_by(model.id)).all()
+        rows = session.scalars(_people_query(type(incident), key), {"incident_id": incident.id}).all()
         set_committed_value(incident, key, list(rows))
 
 
-def apply_playbook(session: Session, incident: Incident, actor=None, reason: str = "") -> ApplyResult:
-    """Bring the incident's tasks and follow-ups in line with its playbook and facts."""
+def apply_playbook(session: Session, incident: Incident, actor=None, reason: str = "", *,
+                   event: dict | None = None, new_incident: bool = False) -> ApplyResult:
+    """Bring the incident's tasks and follow-ups in line with its playbook and facts.
+
+    `event`: the timeline event of the change that made the plan run (`record_event`'s keyword
+    arguments). It is recorded here, before the plan's own event and in the same INSERT.
+
+    `new_incident`: the incident was created in this transaction (activation), with its `persons`
+    and `relatives` collections set: nothing of it is read back, as there is nothing yet to
+    reconcile with (no tasks, no follow-ups, no relatives).
+    """
     session.flush()
-    _load_people(session, incident)
+    if not new_incident:
+        _load_people(session, incident)
     planned = plan(snapshot_playbook(incident.playbook_snapshot), incident_facts(incident))
     result = ApplyResult()
     # tasks and follow-ups lay out their own part of the plan (crisis.tasks.receivers, crisis.followups.receivers)
     plan_laid_out.send(
         session, session=session, incident=incident, tasks=planned.tasks, follow_ups=planned.follow_ups,
         relatives={relative_ref(r.id): r for r in incident.relatives},
-        persons={person_ref(p.id): p for p in incident.persons}, result=result,
+        persons={person_ref(p.id): p for p in incident.persons}, result=result, new_incident=new_incident,
     )
+    if event is not None:
+        record_event(session, **event, flush=False)  # written with the plan's event below, before it
     if result.changed:
-        session.flush()
         counts = {k: v for k, v in result.counts().items() if v}
         summary = "Plan updated: " + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in counts.items())
         record_event(
@@ -210,6 +235,8 @@ def apply_playbook(session: Session, incident: Incident, actor=None, reason: str
             incident_id=incident.id, subject=incident, summary=summary,
             data={"reason": reason, **{k: getattr(result, k) for k in counts}},
         )
+    elif event is not None:
+        session.flush()
     return result
 
 

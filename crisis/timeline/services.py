@@ -61,7 +61,14 @@ def record_event(
     incident_id: int | None = None,
     subject=None,
     data: dict | None = None,
+    flush: bool = True,
 ) -> TimelineEvent:
+    """Append one event; it is published after the commit.
+
+    `flush=False` leaves the INSERT to the session's next flush, where it goes with the other
+    events pending then in one statement, their ids in the order they were recorded (the
+    playbook engine records a change's event and the plan's own event so).
+    """
     event = TimelineEvent(
         incident_id=incident_id,
         kind=kind,
@@ -73,7 +80,8 @@ def record_event(
         **actor_fields(actor),
     )
     session.add(event)
-    session.flush()  # the id orders events and is what reconnecting clients resume from
+    if flush:
+        session.flush()  # the id orders events and is what reconnecting clients resume from
     # The transaction's events are published together after the commit (crisis.core.db.Batched),
     # each with its sentence rendered (a batch from `record_events` goes out with its facts only).
     after_commit(session, Batched(_publish_rendered, [event]))

@@ -153,6 +153,65 @@ def test_incident_keeps_its_pinned_playbook_when_the_file_changes(session, activ
     assert first_title == "Larma uppsökande team"
 
 
+def test_each_change_is_recorded_before_the_plan_it_changes(session, activate, response_setup):
+    """A change's event and the plan's event are written together, the change first; a change
+    that leaves the plan as it was is recorded all the same."""
+    coordinator = response_setup["coordinator"]
+    incident = activate()
+    relative = services.add_relative(session, incident, actor=coordinator, relation="parent")
+    session.commit()
+    services.record_consent(session, relative, actor=coordinator, state="given")
+    session.commit()
+    services.record_first_contact(session, relative, actor=coordinator)
+    session.commit()
+    services.update_incident(session, incident, actor=coordinator, place="Hökarängen")  # not a planning fact
+    session.commit()
+    events = session.scalars(select(TimelineEvent).where(TimelineEvent.incident_id == incident.id)
+                             .order_by(TimelineEvent.id)).all()
+    assert [e.type for e in events] == [
+        "incident.activated", "incident.plan_applied", "relative.added", "incident.plan_applied",
+        "relative.consent_recorded", "incident.plan_applied", "relative.first_contact", "incident.plan_applied",
+        "incident.updated"]
+    assert [e.data.get("reason") for e in events if e.type == "incident.plan_applied"] == [
+        "activation", "relative_added", "consent", "first_contact"]
+    assert events[2].data["relative_id"] == relative.id and events[2].actor_id == coordinator.id
+
+
+def test_activation_lays_out_what_planning_again_would(session, activate):
+    """Activation plans from the persons it has just made, without reading them back: the rows
+    are those a second run, which reads everything back, finds nothing to change in."""
+    incident = activate(outcome="deceased", persons=2)
+    assert [p.label for p in incident.persons] == ["Person 1", "Person 2"] and not incident.relatives
+    per_person = [t for t in tasks_of(session, incident) if t.person_id is not None]
+    assert {t.person_id for t in per_person} == {p.id for p in incident.persons}
+    assert all(t.key.endswith(f"@person:p{t.person_id}") for t in per_person)
+    assert not apply_playbook(session, incident).changed
+    session.rollback()
+
+
+def test_tasks_are_stored_without_bidirectional_controls_in_their_texts(session, activate, app, tmp_path):
+    """New tasks are written with one INSERT, not through the ORM's attribute listeners
+    (crisis.core.textsafety): their titles are cleaned all the same."""
+    import shutil
+
+    original_dir = app.config["PLAYBOOK_DIR"]
+    for path in original_dir.glob("*.yaml"):
+        shutil.copy(path, tmp_path / path.name)
+    changed = tmp_path / "skjutning.yaml"
+    changed.write_text(changed.read_text().replace("Larma uppsökande team", "Larma \u202euppsökande team"))
+    app.config["PLAYBOOK_DIR"] = tmp_path
+    try:
+        with app.app_context():
+            incident = activate()
+            incident_id = incident.id
+    finally:
+        app.config["PLAYBOOK_DIR"] = original_dir
+    task = session.scalars(select(Task).where(Task.incident_id == incident_id,
+                                              Task.key == "dispatch-outreach-team")).one()
+    assert task.title["sv"] == "Larma uppsökande team"
+    assert task.version == 1 and task.status == TaskStatus.OPEN and task.created_at is not None
+
+
 def test_contact_person_is_never_the_case_worker_of_the_person_concerned(session, activate, response_setup):
     coordinator = response_setup["coordinator"]
     case_worker = response_setup["workers"][0]

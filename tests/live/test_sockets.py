@@ -212,6 +212,31 @@ def test_committed_event_reaches_dashboard_incident_room_and_assigned_staff(
     assert not not_mine.events and not manager_not_joined.events
 
 
+def test_a_relative_is_named_in_the_sentence_without_being_looked_up_again(
+        app, live_server, local_client, create_user, create_incident, token_for, session):
+    """The session that added the relative holds its label (given once, never changed): the
+    published sentence names the relative without a query after the commit."""
+    from crisis.core.db import db
+    from crisis.incidents.services import add_relative
+    from tests.statements import counting_statements
+
+    coordinator = create_user("coordinator")
+    incident = create_incident()
+    watcher = local_client()
+    assert watcher.connect(live_server, headers=bearer(token_for(coordinator)))
+    assert watcher.join("dashboard")["ok"]
+    with app.app_context():  # as a request commits
+        relative = add_relative(session, incident, actor=coordinator, relation="parent")
+        with counting_statements(db.engine) as statements:
+            session.commit()
+    event = watcher.wait_until(lambda: next((e for e in watcher.events if e["type"] == "relative.added"), None),
+                               what="the relative.added event")
+    assert event["data"]["relative_id"] == relative.id
+    for language in ("sv", "en"):
+        assert event["summaries"][language].startswith(f"{relative.label} "), event["summaries"]
+    assert statements and not [s for s in statements if "FROM relatives" in s], statements.describe()
+
+
 def test_staff_assigned_later_hear_of_the_incident(live_server, local_client, create_user, create_incident,
                                                    token_for, session):
     outreach = create_user("outreach")
