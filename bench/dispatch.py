@@ -26,9 +26,10 @@ sender, the database work and the Twilio SDK, not for the fake parsing each
 request and building each answer, and the fake does not compete with the
 sender for its interpreter lock. Like Twilio's API, the fake keeps each HTTP
 connection alive between requests. The fake's own CPU is printed apart.
---fake-in-process runs the fake inside the measured process instead (how this
-bench measured until December 2026: that zero-latency figure included the
-fake's work, then about 0.75 ms a text, and a new connection for every text).
+--fake-in-process runs the fake inside the measured process instead, as this
+bench did until December 2026, when the fake also closed the connection after
+every answer: the zero-latency figure then included the fake's work (about
+0.75 ms a text) and a new connection for every text.
 """
 
 from __future__ import annotations
