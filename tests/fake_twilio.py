@@ -29,23 +29,29 @@ exercised for real.
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import secrets
+import socket
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 import requests
 from twilio.request_validator import SIGNATURE_HEADER, RequestValidator
 from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import Map, Rule
-from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 API_VERSION = "2010-04-01"
@@ -137,9 +143,127 @@ class RecordedRequest:
     form: dict[str, str] = field(default_factory=dict)
 
 
-class _QuietHandler(WSGIRequestHandler):
-    def log_request(self, *args: Any, **kwargs: Any) -> None:
+class _KeepAliveHandler(BaseHTTPRequestHandler):
+    """HTTP/1.1 with connections kept alive between requests, as Twilio's API keeps them.
+
+    werkzeug's development server closes every connection after one answer,
+    so a client talking to it would open a connection (and the server start a
+    thread) per text, which a client of Twilio does not. This one reads each
+    request's body by its Content-Length and answers with one, so the next
+    request on the same connection is read cleanly.
+    """
+
+    protocol_version = "HTTP/1.1"
+    #: An idle connection is closed after this long, as a server would.
+    timeout = 30
+    #: The status line, headers and body go out in one write: no small packet waits on a delayed ACK.
+    wbufsize = 64 * 1024
+    disable_nagle_algorithm = True
+    server: _FakeServer
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.opened(self.connection)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.server.closed(self.connection)
+
+    def handle(self) -> None:
+        try:
+            super().handle()
+        except (ConnectionError, TimeoutError, OSError):
+            pass  # the client went away (a read timeout on its side) or stop() closed the connection
+
+    def do_GET(self) -> None:
+        self._run_app()
+
+    do_POST = do_DELETE = do_GET
+
+    def _run_app(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length > 0 else b""
+        path, _, query = self.path.partition("?")
+        host, port = self.server.server_address[:2]
+        environ: dict[str, Any] = {
+            "REQUEST_METHOD": self.command,
+            "SCRIPT_NAME": "",
+            "PATH_INFO": unquote_to_bytes(path).decode("latin-1"),
+            "QUERY_STRING": query,
+            "CONTENT_TYPE": self.headers.get("Content-Type", ""),
+            "CONTENT_LENGTH": str(len(body)),
+            "SERVER_NAME": host,
+            "SERVER_PORT": str(port),
+            "SERVER_PROTOCOL": self.request_version,
+            "REMOTE_ADDR": self.client_address[0],
+            "wsgi.version": (1, 0),
+            "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(body),
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": False,
+            "wsgi.run_once": False,
+        }
+        for name, value in self.headers.items():
+            key = "HTTP_" + name.upper().replace("-", "_")
+            if key not in ("HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"):
+                environ[key] = f"{environ[key]},{value}" if key in environ else value
+        answer: list = []
+
+        def start_response(status: str, headers: list[tuple[str, str]], exc_info=None):
+            answer[:] = [status, headers]
+            return lambda data: None  # the fake's app returns its body; it never writes
+
+        try:
+            chunks = self.server.app(environ, start_response)
+            payload = b"".join(chunks)
+        except Exception:  # noqa: BLE001 - a fake that breaks answers 500, as werkzeug's server did
+            answer[:] = ["500 INTERNAL SERVER ERROR", [("Content-Type", "application/json")]]
+            payload = json.dumps(error_body(500, 20500, "An internal server error has occurred")).encode()
+        status, headers = answer
+        code, _, reason = status.partition(" ")
+        self.send_response(int(code), reason)
+        for name, value in headers:
+            if name.lower() not in ("content-length", "connection"):
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
         pass
+
+
+class _FakeServer(ThreadingHTTPServer):
+    """A thread per connection; stop() closes the open ones, so a stopped fake answers nothing."""
+
+    daemon_threads = True
+    block_on_close = False
+
+    def __init__(self, address: tuple[str, int], app):
+        self.app = app
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        super().__init__(address, _KeepAliveHandler)
+
+    def opened(self, connection: socket.socket) -> None:
+        with self._connections_lock:
+            self._connections.add(connection)
+
+    def closed(self, connection: socket.socket) -> None:
+        with self._connections_lock:
+            self._connections.discard(connection)
+
+    def close_connections(self) -> None:
+        with self._connections_lock:
+            connections, self._connections = list(self._connections), set()
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
 
 class FakeTwilio:
@@ -202,9 +326,7 @@ class FakeTwilio:
     def start(self) -> FakeTwilio:
         if self._server is not None:
             return self
-        self._server = make_server(
-            self.host, 0, self._wsgi, threaded=True, request_handler=_QuietHandler
-        )
+        self._server = _FakeServer((self.host, 0), self._wsgi)
         # A short poll interval lets stop() return promptly after each test.
         self._thread = threading.Thread(
             target=self._server.serve_forever,
@@ -220,6 +342,7 @@ class FakeTwilio:
             return
         self._server.shutdown()
         self._server.server_close()
+        self._server.close_connections()
         if self._thread is not None:
             self._thread.join(timeout=5)
         self._server = None
@@ -599,3 +722,163 @@ _DEFAULT_MESSAGES = {
     21610: "Attempt to send to unsubscribed recipient",
     21614: "'To' number is not a valid mobile number",
 }
+
+
+class FakeTwilioProcess:
+    """The same fake in a process of its own, for benchmarks.
+
+    In production Twilio answers from its own machines; a fake inside the
+    measured process would add its own work (parsing each request, building
+    each answer) to the process being measured, and compete with it for the
+    interpreter lock. Here the fake runs `python -m tests.fake_twilio`,
+    driven by one JSON line per command on its stdin. Only what a benchmark
+    needs is offered: the latency, `reset`, the accepted `messages`, and the
+    CPU the fake's process has used.
+    """
+
+    def __init__(
+        self,
+        latency_s: float = 0.0,
+        account_sid: str | None = None,
+        auth_token: str | None = None,
+        phone_number: str = DEFAULT_PHONE_NUMBER,
+        messaging_service_sid: str | None = None,
+        host: str = "127.0.0.1",
+    ):
+        self.account_sid = account_sid or _sid("AC")
+        self.auth_token = auth_token or secrets.token_hex(16)
+        self.phone_number = phone_number
+        self.messaging_service_sid = messaging_service_sid or _sid("MG")
+        self.host = host
+        self._latency_s = latency_s
+        self._process: subprocess.Popen | None = None
+        self._base_url: str | None = None
+        self._lock = threading.Lock()
+
+    def start(self) -> FakeTwilioProcess:
+        if self._process is not None:
+            return self
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "tests.fake_twilio"],
+            cwd=Path(__file__).resolve().parents[1],  # this checkout's tests package
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        # The credentials go over stdin, not the command line.
+        hello = self._ask({
+            "account_sid": self.account_sid,
+            "auth_token": self.auth_token,
+            "phone_number": self.phone_number,
+            "messaging_service_sid": self.messaging_service_sid,
+            "latency_s": self._latency_s,
+            "host": self.host,
+        })
+        self._base_url = hello["base_url"]
+        return self
+
+    def stop(self) -> None:
+        process, self._process, self._base_url = self._process, None, None
+        if process is None:
+            return
+        assert process.stdin is not None
+        process.stdin.close()  # the fake stops at the end of its input
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
+
+    def __enter__(self) -> FakeTwilioProcess:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        if self._base_url is None:
+            raise RuntimeError("FakeTwilioProcess is not started")
+        return self._base_url
+
+    gateway_config = FakeTwilio.gateway_config  # the same settings, from the same attributes
+
+    @property
+    def latency_s(self) -> float:
+        return self._latency_s
+
+    @latency_s.setter
+    def latency_s(self, seconds: float) -> None:
+        self._ask({"op": "latency", "seconds": seconds})
+        self._latency_s = seconds
+
+    def reset(self) -> None:
+        self._ask({"op": "reset"})
+
+    @property
+    def messages(self) -> list[FakeMessage]:
+        """Every message the fake has accepted, oldest first."""
+        return [_message_from_json(m) for m in self._ask({"op": "messages"})["messages"]]
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user and system) the fake's process has used so far."""
+        return self._ask({"op": "cpu"})["cpu_s"]
+
+    def _ask(self, command: dict) -> dict:
+        if self._process is None:
+            raise RuntimeError("FakeTwilioProcess is not started")
+        assert self._process.stdin is not None and self._process.stdout is not None
+        with self._lock:
+            self._process.stdin.write(json.dumps(command) + "\n")
+            self._process.stdin.flush()
+            line = self._process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the fake Twilio process ended (exit code {self._process.poll()})")
+        return json.loads(line)
+
+
+def _message_to_json(message: FakeMessage) -> dict:
+    data = asdict(message)
+    data["date_created"] = message.date_created.isoformat()
+    data["date_updated"] = message.date_updated.isoformat()
+    return data
+
+
+def _message_from_json(data: dict) -> FakeMessage:
+    return FakeMessage(**{**data, "date_created": datetime.fromisoformat(data["date_created"]),
+                          "date_updated": datetime.fromisoformat(data["date_updated"])})
+
+
+def _serve_commands() -> None:
+    """`python -m tests.fake_twilio`: the other end of `FakeTwilioProcess`."""
+    fake = FakeTwilio(**json.loads(sys.stdin.readline())).start()
+
+    def reply(**answer: Any) -> None:
+        sys.stdout.write(json.dumps(answer) + "\n")
+        sys.stdout.flush()
+
+    reply(base_url=fake.base_url)
+    try:
+        for line in sys.stdin:
+            command = json.loads(line)
+            op = command.get("op")
+            if op == "latency":
+                fake.latency_s = float(command["seconds"])
+                reply(ok=True)
+            elif op == "reset":
+                fake.reset()
+                reply(ok=True)
+            elif op == "messages":
+                reply(messages=[_message_to_json(m) for m in fake.messages])
+            elif op == "cpu":
+                reply(cpu_s=time.process_time())
+            else:
+                reply(error=f"unknown command {op!r}")
+    finally:
+        fake.stop()
+
+
+if __name__ == "__main__":
+    _serve_commands()

@@ -109,6 +109,12 @@ class Message(Base):
         return self.to_number if self.direction == Direction.OUTBOUND else self.from_number
 
 
+#: Every column of a message but the encrypted numbers and text: what is read back when those are
+#: known already (just written) or cannot have changed, instead of decrypting each of them again.
+PLAIN_COLUMNS = [getattr(Message, column.key) for column in Message.__table__.columns
+                 if not isinstance(column.type, EncryptedText)]
+
+
 class MessageStatusEvent(Base):
     """Every status a message passed through, as reported (even out of order)."""
 

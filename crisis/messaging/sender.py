@@ -25,18 +25,20 @@ Database work happens on the calling thread only; worker threads do HTTP.
 from __future__ import annotations
 
 import logging
+import queue
 import random
 import secrets
 import threading
 import time
 import weakref
+from collections import deque
 from collections.abc import Callable, Mapping
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from crisis.core.db import utcnow
 from crisis.messaging.gateway import (
@@ -49,7 +51,13 @@ from crisis.messaging.gateway import (
     TransientSendError,
     gateway_from_config,
 )
-from crisis.messaging.models import Direction, Message, MessageStatus, MessageStatusEvent
+from crisis.messaging.models import (
+    PLAIN_COLUMNS,
+    Direction,
+    Message,
+    MessageStatus,
+    MessageStatusEvent,
+)
 from crisis.messaging.services import (
     adopt_provider_message,
     record_status,
@@ -396,23 +404,59 @@ def deliver_claimed(
     own = pool is None
     if own:
         pool = _WorkerPool(min(settings.workers, len(work)))
+    # The rows wait in one queue that each worker drains, and the answers come back on another:
+    # handing 100 texts over costs this thread a few calls, not a future (and its lock) per text,
+    # and waiting for answers does not lock every pending one, which the workers would wait on.
+    todo = deque(work)
+    answers: queue.SimpleQueue = queue.SimpleQueue()
+
+    def drain() -> None:
+        try:
+            gw = pool.gateway(gateway)
+            while True:
+                try:
+                    message, token, request = todo.popleft()
+                except IndexError:
+                    return
+                answers.put((message, token, *send(gw, request)))
+        except BaseException as exc:  # noqa: BLE001 - handed to the recording thread, which raises it
+            answers.put(_WorkerFailed(exc))
+
     try:
-        futures = {pool.executor.submit(lambda r=request: send(pool.gateway(gateway), r)): (message, token)
-                   for message, token, request in work}
-        pending = set(futures)
-        while pending:
+        for _ in range(min(pool.workers, len(work))):
+            pool.executor.submit(drain)
+        remaining = len(work)
+        while remaining:
             # Whatever finished while the last batch was being recorded is recorded together,
             # and what finishes within a moment after the first answer joins it: a batch costs
             # the same statements and one commit whatever its size.
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            if pending:
-                more, pending = wait(pending, timeout=RECORD_GATHER_S)
-                done |= more
-            batch = [(*futures[f], *f.result()) for f in done]
-            _record_outcomes(session, gateway, settings, pacer, batch, report, clock())
+            batch = [answers.get()]
+            deadline = time.monotonic() + RECORD_GATHER_S
+            while len(batch) < remaining:
+                try:
+                    batch.append(answers.get(timeout=max(0.0, deadline - time.monotonic())))
+                except queue.Empty:
+                    break
+            failed = [a for a in batch if isinstance(a, _WorkerFailed)]
+            if failed:
+                todo.clear()  # start no more sends that nobody would record
+            outcomes = [a for a in batch if not isinstance(a, _WorkerFailed)]
+            if outcomes:
+                _record_outcomes(session, gateway, settings, pacer, outcomes, report, clock())
+            if failed:
+                raise failed[0].error
+            remaining -= len(batch)
     finally:
         if own:
             pool.executor.shutdown(wait=False)
+
+
+@dataclass(frozen=True)
+class _WorkerFailed:
+    """A sending thread broke: its copy of the gateway could not be made, or a send raised
+    what the sender does not handle (a BaseException: the process is going down)."""
+
+    error: BaseException
 
 
 Outcome = tuple[Message, str, "SendResult | None", "SendError | None"]
@@ -438,9 +482,11 @@ def _record_outcomes(
     again, one UPDATE per set of changed columns (an executemany), and
     their history rows in one INSERT.
     """
-    # A callback may have landed meanwhile: decide on the rows as they are now.
+    # A callback may have landed meanwhile: decide on the rows as they are now. The encrypted
+    # number and text are not read again: they never change, and each would be decrypted anew.
     session.scalars(
         select(Message).where(Message.id.in_([o[0].id for o in outcomes]))
+        .options(load_only(*PLAIN_COLUMNS))
         .execution_options(populate_existing=True)
     ).all()
     history: list[dict] = []

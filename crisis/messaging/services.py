@@ -23,14 +23,22 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import insert, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
+from sqlalchemy.orm.attributes import set_committed_value
 
 from crisis.core.crypto import keyring
 from crisis.core.db import utcnow
 from crisis.core.signals import sms_not_delivered, sms_reply_received
 from crisis.messaging.gateway import normalize_status
 from crisis.messaging.keywords import InboundKind, classify_inbound
-from crisis.messaging.models import Direction, Message, MessageStatus, MessageStatusEvent, SmsOptOut
+from crisis.messaging.models import (
+    PLAIN_COLUMNS,
+    Direction,
+    Message,
+    MessageStatus,
+    MessageStatusEvent,
+    SmsOptOut,
+)
 from crisis.messaging.texts import system_text
 from crisis.messaging.wake import wake_sender_after_commit
 from crisis.timeline.services import record_event
@@ -368,7 +376,14 @@ def queue_sms_many(session: Session, texts: list[dict], *, now: datetime | None 
         # Matched back by key: asking the database to keep the rows' order
         # (sort_by_parameter_order) would make SQLite insert row by row.
         if objects:
-            made = {m.idempotency_key: m for m in session.scalars(insert(Message).returning(Message), rows)}
+            # The number and text just written come back as written, not decrypted again.
+            made = {m.idempotency_key: m for m in session.scalars(
+                insert(Message).returning(Message).options(load_only(*PLAIN_COLUMNS)), rows)}
+            for row in rows:
+                message = made[row["idempotency_key"]]
+                set_committed_value(message, "to_number", row["to_number"])
+                set_committed_value(message, "from_number", None)
+                set_committed_value(message, "body", row["body"])
         else:
             made = dict((k, i) for i, k in session.execute(
                 insert(Message).returning(Message.id, Message.idempotency_key), rows))

@@ -1,13 +1,19 @@
-"""The fake Twilio itself: HTTP shapes and scripting, spoken to without the SDK."""
+"""The fake Twilio itself: HTTP shapes, scripting and kept-alive connections, spoken to without the SDK;
+and the same fake in a process of its own (the benchmarks), through it."""
 
 from __future__ import annotations
 
+import base64
+import http.client
+import json
 import re
+import time
 
 import pytest
 import requests
 
-from tests.fake_twilio import FakeTwilio
+from crisis.messaging.gateway import SendRequest, gateway_from_config
+from tests.fake_twilio import FakeTwilio, FakeTwilioProcess
 
 
 @pytest.fixture
@@ -141,5 +147,66 @@ def test_start_stop_and_context_manager_free_the_port():
     fake.stop()
     with pytest.raises(RuntimeError):
         fake.base_url  # noqa: B018 - property raises when stopped
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"http://127.0.0.1:{port}/", timeout=2)
+
+
+def test_a_connection_is_kept_alive_between_requests_as_twilio_keeps_it(fake_twilio):
+    connection = http.client.HTTPConnection("127.0.0.1", fake_twilio.port, timeout=5)
+    path = f"/2010-04-01/Accounts/{fake_twilio.account_sid}/Messages.json"
+    auth = base64.b64encode(f"{fake_twilio.account_sid}:{fake_twilio.auth_token}".encode()).decode()
+    headers = {"Authorization": f"Basic {auth}", "Content-Type": "application/x-www-form-urlencoded"}
+    sockets = []
+    try:
+        for to in ("+46701740606", "+46701740607"):
+            body = f"To={to.replace('+', '%2B')}&From={fake_twilio.phone_number.replace('+', '%2B')}&Body=hej"
+            connection.request("POST", path, body=body, headers=headers)
+            response = connection.getresponse()
+            assert response.status == 201
+            json.loads(response.read())
+            assert not response.will_close
+            sockets.append(connection.sock)
+    finally:
+        connection.close()
+
+    assert sockets[0] is sockets[1] is not None  # the second request went over the first one's connection
+    assert sorted(m.to for m in fake_twilio.messages) == ["+46701740606", "+46701740607"]
+
+
+def test_a_stopped_fake_answers_nothing_even_on_a_kept_alive_connection():
+    fake = FakeTwilio().start()
+    session = requests.Session()
+    url = f"{fake.base_url}/2010-04-01/Accounts/{fake.account_sid}/Messages.json"
+    form = {"To": "+46701740606", "From": fake.phone_number, "Body": "hej"}
+    auth = (fake.account_sid, fake.auth_token)
+    assert session.post(url, data=form, auth=auth, timeout=5).status_code == 201
+
+    fake.stop()
+
+    with pytest.raises(requests.ConnectionError):
+        session.post(url, data=form, auth=auth, timeout=5)
+
+
+@pytest.mark.slow
+def test_the_fake_in_a_process_of_its_own_takes_texts_from_the_sdk():
+    with FakeTwilioProcess() as fake:
+        gateway = gateway_from_config(fake.gateway_config())
+        fake.latency_s = 0.2
+        started = time.monotonic()
+        result = gateway.send(SendRequest(to="+46701740606", body="Larm K-1"))
+        assert time.monotonic() - started >= 0.2
+        fake.latency_s = 0
+        gateway.send(SendRequest(to="+46701740607", body="Larm K-2"))
+
+        [first, second] = fake.messages
+        assert (first.sid, first.to, first.body, first.status) == (result.provider_id, "+46701740606", "Larm K-1",
+                                                                   "queued")
+        assert second.to == "+46701740607" and first.date_created <= second.date_created
+        assert fake.cpu_seconds() > 0
+        fake.reset()
+        assert fake.messages == []
+        port = int(fake.base_url.rsplit(":", 1)[1])
+
+    assert fake._process is None
     with pytest.raises(requests.ConnectionError):
         requests.get(f"http://127.0.0.1:{port}/", timeout=2)

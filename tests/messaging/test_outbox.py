@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from crisis.core.crypto import keyring
 from crisis.core.db import utcnow
 from crisis.messaging.gateway import PermanentSendError, SendResult, TransientSendError
 from crisis.messaging.models import Message, MessageStatus
@@ -16,7 +17,7 @@ from crisis.messaging.sender import (
     run_sender_sweep,
     send_request_for,
 )
-from crisis.messaging.services import SmsRefused, queue_sms, set_opt_out
+from crisis.messaging.services import SmsRefused, queue_sms, queue_sms_many, set_opt_out
 
 NUMBER = "+46701740611"
 
@@ -58,6 +59,28 @@ def test_the_number_and_the_text_are_encrypted_at_rest(session):
     raw = session.connection().exec_driver_sql(
         f"SELECT to_number, body FROM messages WHERE id = {message.id}").one()
     assert NUMBER not in raw[0] and "secret-token" not in raw[1]
+
+
+def test_texts_queued_together_come_back_as_written_without_decrypting_them(session, monkeypatch):
+    decrypted: list[str] = []
+    decrypt = keyring.decrypt
+    monkeypatch.setattr(keyring, "decrypt", lambda token: decrypted.append(token) or decrypt(token))
+
+    made = queue_sms_many(session, [
+        dict(to=f"+4670174062{n}", body=f"Larm K-{n}: https://crisis.example.se/d/t{n}", purpose="dispatch",
+             idempotency_key=f"together:{n}")
+        for n in range(3)
+    ], objects=True)
+    session.commit()
+
+    assert [(m.to_number, m.from_number, m.body) for m in made] == [
+        (f"+4670174062{n}", None, f"Larm K-{n}: https://crisis.example.se/d/t{n}") for n in range(3)]
+    assert all(m.status == MessageStatus.QUEUED and m.id for m in made)
+    assert decrypted == []  # what was just written is known: not decrypted again
+    raw = session.connection().exec_driver_sql(f"SELECT to_number, body FROM messages WHERE id = {made[0].id}").one()
+    assert "+46701740620" not in raw[0] and "https://crisis" not in raw[1]
+    session.expire_all()
+    assert session.get(Message, made[2].id).body == "Larm K-2: https://crisis.example.se/d/t2"
 
 
 def test_sweep_sends_each_due_text_once(session, recording_gateway, sender_settings, no_pacing):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -31,6 +32,13 @@ class CrashAfterSend(TwilioGateway):
     def send(self, request):
         super().send(request)
         raise SimulatedCrash
+
+
+class CannotCopy(TwilioGateway):
+    """A sending thread cannot get a gateway of its own (its HTTP client cannot be built)."""
+
+    def copy(self):
+        raise RuntimeError("no HTTP client for this thread")
 
 
 def queue(session, to="+46701740611", validity=timedelta(minutes=10), body="Larm K-7: https://x.se/d/t"):
@@ -214,3 +222,32 @@ def test_killed_sender_process_sends_nothing_twice(session, database_url, fake_t
     assert (report.recovered, report.requeued) == ((1, 0) if dies == "after_send" else (0, 1))
     session.refresh(message)
     assert message.provider_id == fake_twilio.messages[0].sid
+
+
+def test_a_sending_thread_that_breaks_stops_the_sweep_instead_of_hanging_it(session, fake_twilio, sender_settings,
+                                                                          no_pacing):
+    ids = [queue(session, to=f"+4670174061{n}").id for n in range(5)]
+    gateway = CannotCopy(fake_twilio.account_sid, fake_twilio.auth_token, fake_twilio.phone_number,
+                         api_base=fake_twilio.base_url)
+    raised: list[BaseException] = []
+
+    def sweep() -> None:  # on a thread of its own, so that a hang fails the test instead of stopping the run
+        try:
+            run_sender_sweep(session, gateway, sender_settings(workers=3), pacer=no_pacing)
+        except RuntimeError as exc:
+            raised.append(exc)
+        finally:
+            session.remove()
+
+    thread = threading.Thread(target=sweep, daemon=True)
+    thread.start()
+    thread.join(timeout=20)
+
+    assert not thread.is_alive(), "the sweep waits for answers that will never come"
+    assert [str(e) for e in raised] == ["no HTTP client for this thread"]
+    assert fake_twilio.messages == []
+    session.expire_all()  # the rows as the sweep's own session left them
+    rows = session.scalars(select(Message).where(Message.id.in_(ids))).all()
+    assert len(rows) == 5
+    # Claimed and never sent: settled at the provider after the lease, like any other stalled send.
+    assert all(m.status == MessageStatus.SENDING and m.claim_token and m.provider_id is None for m in rows)
