@@ -88,8 +88,9 @@ FIELD_WORKERS = (Role.COORDINATOR, Role.OUTREACH, Role.ADMIN)
 # -- loading with access checks -------------------------------------------------------
 
 
-def visible_incident(incident_id: int) -> Incident:
-    incident = row_or_404(db.session, Incident, incident_id, "incident")
+def visible_incident(incident_id: int, options=()) -> Incident:
+    """The incident if the caller may see it (403 if not, 404 if there is none), loaded with `options`."""
+    incident = row_or_404(db.session, Incident, incident_id, "incident", options)
     if not access.can_view_incident(db.session, current_user, incident):
         raise ApiError(403, "Forbidden", "You are not assigned to this incident; "
                                          "ask its coordinator to assign you.")
