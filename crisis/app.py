@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import importlib
 import logging
 from datetime import timedelta
@@ -106,17 +105,7 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     _register_template_helpers(app)
     _register_health(app)
     _register_error_pages(app)
-    _freeze_start_up_objects()
     return app
-
-
-def _freeze_start_up_objects() -> None:
-    """What starting made (modules, mappers, compiled templates and statements, the app: some
-    240,000 objects) lives as long as the process: out of the garbage collector's sight from now on
-    (`gc.freeze`). A full collection stops every thread of the web process, and walking those
-    objects made it take 100-200 ms; it now walks only what requests and jobs made since."""
-    gc.collect()  # what starting left behind is freed first, not kept for good
-    gc.freeze()
 
 
 #: Endpoints that serve files and leave the session cookie alone (crisis.core.security.QuietSessionInterface).

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 import phonenumbers
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from crisis.auth.models import ApiToken, Availability, Role, User, UserRole
 from crisis.auth.passwords import hash_password, needs_rehash, verify_password
@@ -162,7 +162,11 @@ def create_token(
 def user_for_token(session: Session, token: str, now: datetime | None = None) -> User | None:
     if not token.startswith(TOKEN_PREFIX):
         return None
-    record = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(token)))
+    # The token, its user and the user's roles in one statement (every API request asks).
+    record = session.scalars(
+        select(ApiToken).where(ApiToken.token_hash == _token_hash(token))
+        .options(joinedload(ApiToken.user).joinedload(User.role_rows))
+    ).unique().first()
     now = now or utcnow()
     if record is None or record.revoked_at is not None:
         return None

@@ -305,8 +305,9 @@ def read_query(parameters: list[dict]) -> dict:
     return values
 
 
-def row_or_404(session: Session, model, row_id: int, what: str):
-    row = session.get(model, row_id) if 0 < row_id <= ID_MAX else None
+def row_or_404(session: Session, model, row_id: int, what: str, options=()):
+    """The row, loaded with the loader `options` given (e.g. only the columns an answer needs), or a 404."""
+    row = session.get(model, row_id, options=options) if 0 < row_id <= ID_MAX else None
     if row is None:
         raise ApiError(404, "Not Found", f"No {what} with id {row_id}.")
     return row

@@ -14,12 +14,16 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    ColumnElement,
     DateTime,
     Enum,
     MetaData,
+    any_,
+    bindparam,
     create_engine,
     event,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -70,6 +74,19 @@ class UTCDateTime(TypeDecorator):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+def one_of(session: Session, column, values) -> ColumnElement[bool]:
+    """`column IN values` for a list of ids known only at run time (a page's incidents).
+
+    On PostgreSQL as `column = ANY(:array)`, one bound array however many values: the same
+    statement every time, so neither SQLAlchemy nor psycopg renders and parses a new one with
+    a parameter per value on each request, and psycopg can prepare it. Elsewhere (SQLite) `IN`.
+    """
+    values = list(values)
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
+    return column.in_(values)
 
 
 def str_enum(enum_cls: type[enum.Enum], name: str) -> Enum:

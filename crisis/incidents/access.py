@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy import Select, exists, select
 
 from crisis.auth.models import Role, User
@@ -36,8 +38,22 @@ def can_edit_incident(session, user: User, incident: Incident) -> bool:
     return user.has_role(Role.ADMIN, Role.COORDINATOR)
 
 
-def can_see_relative_details(session, user: User, relative: Relative) -> bool:
-    """Names and phone numbers of a relative (not the anonymous label)."""
+def assigned_among(session, user: User, incident_ids) -> set[int]:
+    """Of `incident_ids`, those `user` is assigned to: `is_assigned` for a whole list in one query."""
+    ids = list(incident_ids)
+    if not ids:
+        return set()
+    return set(session.scalars(select(IncidentAssignment.incident_id).where(
+        IncidentAssignment.user_id == user.id, IncidentAssignment.incident_id.in_(ids))))
+
+
+def can_see_relative_details(session, user: User, relative: Relative,
+                             assigned: Callable[[int], bool] | None = None) -> bool:
+    """Names and phone numbers of a relative (not the anonymous label).
+
+    `assigned(incident_id)` answers `is_assigned` for a caller that knows it already (a list
+    that asked `assigned_among` once for all its incidents); by default it asks the database.
+    """
     incident = relative.incident
     if relative.protected_identity:
         # Skyddade personuppgifter: only the contact person and the incident's coordinator.
@@ -46,6 +62,8 @@ def can_see_relative_details(session, user: User, relative: Relative) -> bool:
         return True
     if relative.contact_person_id == user.id:
         return True
+    if assigned is not None:
+        return assigned(incident.id)
     return is_assigned(session, user, incident.id)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from flask import request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import defer, joinedload, selectinload
 
 from crisis.auth.models import Role, User
 from crisis.auth.permissions import login_required, roles_required
@@ -29,6 +29,7 @@ from crisis.core.apischema import (
     expected_version,
     id_schema,
     json_response,
+    lang,
     parse_period_bound,
     perform,
     read_body,
@@ -71,7 +72,9 @@ from crisis.incidents.serializers import (
     relative_detail_json,
     relative_summary_json,
 )
+from crisis.organisation.models import District
 from crisis.playbooks.engine import PlaybookNotFound, playbooks_for
+from crisis.playbooks.models import PlaybookSnapshot
 from crisis.referrals.models import SupportOrganisation
 from crisis.referrals.serializers import referral_json
 from crisis.tasks.queries import task_counts
@@ -85,8 +88,9 @@ FIELD_WORKERS = (Role.COORDINATOR, Role.OUTREACH, Role.ADMIN)
 # -- loading with access checks -------------------------------------------------------
 
 
-def visible_incident(incident_id: int) -> Incident:
-    incident = row_or_404(db.session, Incident, incident_id, "incident")
+def visible_incident(incident_id: int, options=()) -> Incident:
+    """The incident if the caller may see it (403 if not, 404 if there is none), loaded with `options`."""
+    incident = row_or_404(db.session, Incident, incident_id, "incident", options)
     if not access.can_view_incident(db.session, current_user, incident):
         raise ApiError(403, "Forbidden", "You are not assigned to this incident; "
                                          "ask its coordinator to assign you.")
@@ -190,6 +194,20 @@ LIST_PARAMETERS = [
 ]
 
 
+#: What the list loads: the incident's columns that IncidentSummary shows, its district (in the
+#: same statement) and its playbook's id, version, hash and title (not the source text); reading
+#: anything else raises instead of costing a query per incident.
+LISTED = (
+    defer(Incident.anonymised_at, raiseload=True), defer(Incident.withdrawn_at, raiseload=True),
+    defer(Incident.withdrawn_by_id, raiseload=True), defer(Incident.withdrawal_reason, raiseload=True),
+    defer(Incident.created_at, raiseload=True),
+    joinedload(Incident.district, innerjoin=True).load_only(District.id, District.name, raiseload=True),
+    selectinload(Incident.playbook_snapshot).load_only(
+        PlaybookSnapshot.id, PlaybookSnapshot.playbook_id, PlaybookSnapshot.version,
+        PlaybookSnapshot.content_hash, PlaybookSnapshot.content, raiseload=True),
+)
+
+
 @api.get("/incidents")
 @login_required
 def list_incidents():
@@ -211,12 +229,12 @@ def list_incidents():
         query = query.where(Incident.activated_at < parse_period_bound(args["to"], "to", end=True))
     total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
     incidents = db.session.scalars(
-        query.options(selectinload(Incident.district), selectinload(Incident.playbook_snapshot))
-        .order_by(Incident.activated_at.desc(), Incident.id.desc())
+        query.options(*LISTED).order_by(Incident.activated_at.desc(), Incident.id.desc())
         .limit(page.limit).offset(page.offset)
     ).all()
     counts = task_counts(db.session, [i.id for i in incidents], utcnow())
-    return {"items": [incident_json(i, counts.get(i.id)) for i in incidents], "total": total,
+    language = lang()
+    return {"items": [incident_json(i, counts.get(i.id), language) for i in incidents], "total": total,
             "limit": page.limit, "offset": page.offset,
             "next_cursor": page.next_cursor(page.offset + page.limit < total)}
 

@@ -51,7 +51,8 @@ _COUNTS = {"type": "object", "required": ["open", "overdue", "done"],
            "properties": {"open": {"type": "integer"}, "overdue": {"type": "integer"}, "done": {"type": "integer"}}}
 
 
-def incident_json(incident: Incident, counts: dict[str, int] | None = None) -> dict:
+def incident_json(incident: Incident, counts: dict[str, int] | None = None, language: str | None = None) -> dict:
+    """An incident as lists show it; a list passes `language` (lang()) once for all its incidents."""
     snapshot = incident.playbook_snapshot
     return {
         "id": incident.id,
@@ -69,7 +70,7 @@ def incident_json(incident: Incident, counts: dict[str, int] | None = None) -> d
         "police_reference": incident.police_reference,
         "coordinator_id": incident.coordinator_id,
         "playbook": {"id": snapshot.playbook_id, "version": snapshot.version,
-                     "content_hash": snapshot.content_hash, "title": text_in(snapshot.content.get("title"), lang())},
+                     "content_hash": snapshot.content_hash, "title": text_in(snapshot.content.get("title"), language or lang())},
         "death_at": iso(incident.death_at),
         "funeral_at": iso(incident.funeral_at),
         "judgment_at": iso(incident.judgment_at),

@@ -7,14 +7,14 @@ so it never carries a relative's name, number or label (docs/architecture.md
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import case, func, select
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session, aliased
 
 from crisis.auth.models import Availability, Role, User
-from crisis.core.db import utcnow
+from crisis.core.db import one_of, utcnow
 from crisis.dispatch.models import Dispatch, DispatchStatus
 from crisis.incidents.access import visible_incidents
 from crisis.incidents.models import Incident, IncidentStatus, Relative
@@ -66,10 +66,17 @@ class IncidentCard:
         return self.status == IncidentStatus.ACTIVE.value
 
     def as_json(self) -> dict:
-        data = asdict(self)
-        data["activated_at"] = self.activated_at.isoformat()
-        data["next_due_at"] = self.next_due_at.isoformat() if self.next_due_at else None
-        return data
+        # Field by field (not dataclasses.asdict, which deep-copies every value): the same keys.
+        return {
+            "id": self.id, "reference": self.reference, "type": self.type, "status": self.status,
+            "threat_level": self.threat_level, "outcome": self.outcome, "district": self.district,
+            "activated_at": self.activated_at.isoformat(),
+            "open_tasks": self.open_tasks, "overdue_tasks": self.overdue_tasks,
+            "next_due_at": self.next_due_at.isoformat() if self.next_due_at else None,
+            "relatives": self.relatives, "relatives_reached": self.relatives_reached,
+            "dispatches_acknowledged": self.dispatches_acknowledged, "dispatches_pending": self.dispatches_pending,
+            "dispatches_exhausted": self.dispatches_exhausted, "blocked_reasons": list(self.blocked_reasons),
+        }
 
 
 #: Cards per dashboard page: at 1,000 active incidents the page stays small
@@ -123,18 +130,21 @@ def incident_cards(session: Session, user: User, *, incident_ids: list[int] | No
     else:
         query = visible_incidents(user).where(Incident.id.in_(incident_ids)) \
             .order_by(Incident.activated_at.desc(), Incident.id.desc())
-    # The card's columns only: no incident entities, and nothing decrypted (place, police reference).
-    rows = session.execute(query.with_only_columns(
+    # The card's columns only, as rows: no Incident objects to build, and the encrypted
+    # place and police reference (which a card never shows) are neither read nor decrypted.
+    # (The district under an alias: `search` has a subquery of its own on districts.)
+    district = aliased(District)
+    query = query.with_only_columns(
         Incident.id, Incident.reference, Incident.type, Incident.status, Incident.threat_level,
-        Incident.outcome, District.name, Incident.activated_at,
-    ).join(District, District.id == Incident.district_id))
+        Incident.outcome, district.name, Incident.activated_at,
+    ).join(district, Incident.district_id == district.id)
     cards = {
-        id_: IncidentCard(
+        row[0]: IncidentCard(
             # str(): the enums are StrEnums.
-            id=id_, reference=reference, type=str(type_), status=str(status), threat_level=str(threat_level),
-            outcome=str(outcome), district=district, activated_at=activated_at,
+            id=row[0], reference=row[1], type=str(row[2]), status=str(row[3]),
+            threat_level=str(row[4]), outcome=str(row[5]), district=row[6], activated_at=row[7],
         )
-        for id_, reference, type_, status, threat_level, outcome, district, activated_at in rows
+        for row in session.execute(query)
     }
     if cards:
         _count_tasks(session, cards, now)
@@ -147,7 +157,7 @@ def incident_cards(session: Session, user: User, *, incident_ids: list[int] | No
 def _blocked_reasons(session: Session, cards: dict[int, IncidentCard]) -> None:
     rows = session.execute(
         select(Task.incident_id, Task.blocked_reason)
-        .where(Task.incident_id.in_(cards), Task.status == TaskStatus.BLOCKED, Task.blocked_reason.is_not(None))
+        .where(one_of(session, Task.incident_id, cards), Task.status == TaskStatus.BLOCKED, Task.blocked_reason.is_not(None))
         .order_by(Task.incident_id, Task.id)
     )
     for incident_id, reason in rows:
@@ -162,7 +172,7 @@ def _count_tasks(session: Session, cards: dict[int, IncidentCard], now: datetime
             func.sum(case((is_open, 1), else_=0)),
             func.sum(case((is_open & (Task.due_at < now), 1), else_=0)),
             func.min(case((is_open & (Task.due_at >= now), Task.due_at))),
-        ).where(Task.incident_id.in_(cards)).group_by(Task.incident_id)
+        ).where(one_of(session, Task.incident_id, cards)).group_by(Task.incident_id)
     )
     for incident_id, open_tasks, overdue, next_due in rows:
         card = cards[incident_id]
@@ -176,7 +186,7 @@ def _count_relatives(session: Session, cards: dict[int, IncidentCard]) -> None:
             func.count(Relative.id),
             # Reached: the first contact is recorded (the anchor of the follow-ups).
             func.sum(case((Relative.first_contact_at.is_not(None), 1), else_=0)),
-        ).where(Relative.incident_id.in_(cards)).group_by(Relative.incident_id)
+        ).where(one_of(session, Relative.incident_id, cards)).group_by(Relative.incident_id)
     )
     for incident_id, total, reached in rows:
         cards[incident_id].relatives, cards[incident_id].relatives_reached = int(total), int(reached or 0)
@@ -185,7 +195,7 @@ def _count_relatives(session: Session, cards: dict[int, IncidentCard]) -> None:
 def _count_dispatches(session: Session, cards: dict[int, IncidentCard]) -> None:
     rows = session.execute(
         select(Dispatch.incident_id, Dispatch.status, func.count(Dispatch.id))
-        .where(Dispatch.incident_id.in_(cards)).group_by(Dispatch.incident_id, Dispatch.status)
+        .where(one_of(session, Dispatch.incident_id, cards)).group_by(Dispatch.incident_id, Dispatch.status)
     )
     for incident_id, status, count in rows:
         card = cards[incident_id]
@@ -229,28 +239,38 @@ class TeamView:
         return sum(1 for m in self.members if m.shown_as == str(availability))
 
     def as_json(self) -> dict:
-        data = asdict(self)
-        data["available"] = self.count(Availability.AVAILABLE)
-        return data
+        return {
+            "id": self.id, "name": self.name, "district": self.district,
+            "members": [{"user_id": m.user_id, "name": m.name, "position": m.position,
+                         "availability": m.availability, "on_the_way": m.on_the_way} for m in self.members],
+            "available": self.count(Availability.AVAILABLE),
+        }
 
 
 def team_availability(session: Session) -> list[TeamView]:
-    """Every team with its active members in on-call order and their availability."""
-    teams = session.scalars(
-        select(Team).join(District, Team.district_id == District.id)
-        .options(joinedload(Team.district), selectinload(Team.members).joinedload(TeamMember.user))
-        .order_by(District.name, Team.name)
-    ).unique().all()
+    """Every team with its active members in on-call order and their availability.
+
+    As plain rows, in two statements: the names, positions and availability shown, not
+    every member's whole user record (nor the roles that come with loading one).
+    """
+    teams = {
+        team_id: TeamView(id=team_id, name=name, district=district)
+        for team_id, name, district in session.execute(
+            select(Team.id, Team.name, District.name).join(District, Team.district_id == District.id)
+            .order_by(District.name, Team.name))
+    }
+    if not teams:
+        return []
     going = on_the_way(session)
-    return [
-        TeamView(
-            id=team.id, name=team.name, district=team.district.name,
-            members=[TeamMemberView(m.user_id, m.user.name, m.position, str(m.user.availability),
-                                    on_the_way=m.user_id in going)
-                     for m in team.members if m.user.active],
-        )
-        for team in teams
-    ]
+    members = session.execute(
+        select(TeamMember.team_id, TeamMember.user_id, TeamMember.position, User.name, User.availability)
+        .join(User, TeamMember.user_id == User.id).where(User.active.is_(True))
+        .order_by(TeamMember.team_id, TeamMember.position)
+    )
+    for team_id, user_id, position, name, availability in members:
+        teams[team_id].members.append(
+            TeamMemberView(user_id, name, position, str(availability), on_the_way=user_id in going))
+    return list(teams.values())
 
 
 def on_the_way(session: Session, now: datetime | None = None) -> set[int]:

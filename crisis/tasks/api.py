@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import url_for
 from flask_login import current_user
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import defer, joinedload, load_only
 
 from crisis.auth.models import Role
 from crisis.auth.permissions import login_required, roles_required
@@ -27,6 +27,7 @@ from crisis.core.apischema import (
     expected_version,
     id_schema,
     json_response,
+    lang,
     perform,
     read_body,
     read_query,
@@ -45,6 +46,7 @@ from crisis.incidents.api import (
     visible_incident,
     with_etag,
 )
+from crisis.incidents.models import Incident, Relative
 from crisis.tasks import services
 from crisis.tasks.models import Task, TaskCategory, TaskStatus
 from crisis.tasks.queries import mine, my_tasks_query
@@ -57,29 +59,55 @@ class NoteReader:
     A note may say things about the relative, so it goes where the relative's
     record may (crisis.incidents.access.can_see_relative_details); a note on an
     incident-wide task to coordinators, admins and staff assigned to the incident.
+    Given the tasks of a list, whether the caller is assigned to their incidents is
+    asked once for all of them, when a rule first needs it (coordinators' never do).
     """
 
-    def __init__(self, user):
-        self.user = user
+    def __init__(self, user, tasks: list[Task] = ()):
+        # The user behind Flask-Login's proxy, looked up once rather than on every check.
+        self.user = user._get_current_object() if hasattr(user, "_get_current_object") else user
         self._relatives: dict[int, bool] = {}
         self._incidents: dict[int, bool] = {}
+        self._listed = {t.incident_id for t in tasks}
+        self._assigned: set[int] | None = None
+
+    def is_assigned(self, incident_id: int) -> bool:
+        if incident_id not in self._listed:
+            return access.is_assigned(db.session, self.user, incident_id)
+        if self._assigned is None:
+            self._assigned = access.assigned_among(db.session, self.user, self._listed)
+        return incident_id in self._assigned
 
     def __call__(self, task: Task) -> bool:
         if task.relative is not None:
             if task.relative_id not in self._relatives:
                 self._relatives[task.relative_id] = access.can_see_relative_details(
-                    db.session, self.user, task.relative)
+                    db.session, self.user, task.relative, assigned=self.is_assigned)
             return self._relatives[task.relative_id]
         if task.incident_id not in self._incidents:
             self._incidents[task.incident_id] = (
                 access.can_edit_incident(db.session, self.user, task.incident)
-                or access.is_assigned(db.session, self.user, task.incident_id))
+                or self.is_assigned(task.incident_id))
         return self._incidents[task.incident_id]
 
 
 def tasks_json(tasks: list[Task]) -> list[dict]:
-    now, may_read = utcnow(), NoteReader(current_user)
-    return [task_json(t, now, show_note=may_read(t)) for t in tasks]
+    now, may_read, language = utcnow(), NoteReader(current_user, tasks), lang()
+    return [task_json(t, now, show_note=may_read(t), language=language) for t in tasks]
+
+
+#: What a list of tasks loads beside the tasks: of the incident only what the JSON and the
+#: note check read (its reference and coordinator), of the relative its label and what the
+#: note check reads, not the encrypted name, phone and notes or the incident's place; reading
+#: anything else from these raises instead of costing a query per task.
+LISTED = (
+    joinedload(Task.incident, innerjoin=True).load_only(Incident.id, Incident.reference, Incident.coordinator_id,
+                                                        raiseload=True),
+    joinedload(Task.relative).load_only(Relative.id, Relative.incident_id, Relative.label, Relative.consent,
+                                          Relative.protected_identity, Relative.contact_person_id,
+                                          raiseload=True),
+    defer(Task.overdue_notified_at, raiseload=True), defer(Task.blocked_reason, raiseload=True),
+)
 
 
 def one_task_json(task: Task) -> dict:
@@ -111,7 +139,9 @@ TASKS_MAX = 500
 @login_required
 def list_incident_tasks(incident_id: int):
     page = page_from_request(default=200, maximum=TASKS_MAX)
-    incident = visible_incident(incident_id)
+    # Of the incident only what the access check and the tasks' JSON read: not its encrypted place.
+    incident = visible_incident(incident_id, options=[load_only(Incident.id, Incident.reference,
+                                                               Incident.coordinator_id, raiseload=True)])
     args = read_query(INCIDENT_TASK_PARAMETERS)
     query = select(Task).where(Task.incident_id == incident.id)
     if "status" in args:
@@ -126,7 +156,7 @@ def list_incident_tasks(incident_id: int):
         query = query.where(mine(db.session, current_user))
     tasks, next_cursor = page_of_query(
         db.session,
-        query.options(selectinload(Task.relative), selectinload(Task.incident))
+        query.options(*LISTED)
         .order_by(Task.due_at.is_(None), Task.due_at, Task.id),
         page,
     )
@@ -147,7 +177,7 @@ def create_task(incident_id: int):
 def list_my_tasks():
     """Open tasks I own, or my teams own and no one has taken, soonest deadline first (Mina uppgifter)."""
     page = page_from_request(default=100, maximum=TASKS_MAX)
-    query = my_tasks_query(db.session, current_user)
+    query = my_tasks_query(db.session, current_user, loading=LISTED)
     tasks, next_cursor = page_of_query(db.session, query, page)
     return {"items": tasks_json(tasks), "next_cursor": next_cursor}
 

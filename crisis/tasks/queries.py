@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, Select, case, func, or_, select
 from sqlalchemy.orm import Session, defer, load_only, selectinload
 
-from crisis.core.db import db
+from crisis.core.db import db, one_of
 from crisis.incidents import access
 from crisis.incidents.models import Incident, Relative
 from crisis.tasks.models import Task, TaskStatus
@@ -28,13 +28,16 @@ def mine(session: Session, user) -> ColumnElement[bool]:
                (Task.owner_user_id.is_(None) & Task.owner_team_id.in_(teams)) if teams else False)
 
 
-def my_tasks_query(session: Session, user) -> Select:
-    """Open tasks `user` owns, or `user`'s teams own, on incidents `user` may see; soonest deadline first."""
+def my_tasks_query(session: Session, user, loading: tuple | None = None) -> Select:
+    """Open tasks `user` owns, or `user`'s teams own, on incidents `user` may see; soonest deadline first.
+
+    Each task's incident and relative come with it, or as the loader options `loading` say.
+    """
     visible = access.visible_incidents(user).with_only_columns(access.Incident.id)
     return (
         select(Task)
         .where(Task.status.in_(OPEN), Task.incident_id.in_(visible), mine(session, user))
-        .options(selectinload(Task.incident), selectinload(Task.relative))
+        .options(*(loading if loading is not None else (selectinload(Task.incident), selectinload(Task.relative))))
         .order_by(Task.due_at.is_(None), Task.due_at, Task.id)
     )
 
@@ -73,6 +76,6 @@ def task_counts(session: Session, incident_ids: list[int], now: datetime) -> dic
             func.sum(case((is_open, 1), else_=0)),
             func.sum(case((is_open & (Task.due_at < now), 1), else_=0)),
             func.sum(case((Task.status == TaskStatus.DONE, 1), else_=0)),
-        ).where(Task.incident_id.in_(incident_ids)).group_by(Task.incident_id)
+        ).where(one_of(session, Task.incident_id, incident_ids)).group_by(Task.incident_id)
     ).all()
     return {r[0]: {"open": int(r[1] or 0), "overdue": int(r[2] or 0), "done": int(r[3] or 0)} for r in rows}

@@ -21,8 +21,9 @@ from crisis.tasks.models import Task, TaskCategory, TaskStatus
 from crisis.tasks.queries import OPEN
 
 
-def task_json(task: Task, now: datetime, *, show_note: bool) -> dict:
-    language = lang()
+def task_json(task: Task, now: datetime, *, show_note: bool, language: str | None = None) -> dict:
+    """A task as the API shows it; a list passes `language` (lang()) once for all its tasks."""
+    language = language or lang()
     relative = task.relative
     return {
         "id": task.id,
