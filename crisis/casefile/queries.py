@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, and_, case, func, select
+from sqlalchemy import Select, and_, bindparam, case, func, select
 from sqlalchemy.orm import Session, aliased
 
 from crisis.auth.models import User
@@ -95,20 +96,29 @@ def timeline_entries(session: Session, incident: Incident, *, kinds: set[str] | 
 
 def timeline_page(session: Session, incident: Incident, *, kinds: set[str] | None = None,
                   include_access: bool = False, language: str = "sv", offset: int = 0,
-                  limit: int = 100) -> tuple[list[Entry], int, int]:
-    """One page of `timeline_entries` (same order), the number of entries in all, and how many
-    of all are flagged record openings. Only the page's events are loaded and rendered: the
-    order is worked out from (time, id) keys alone, so a page costs the same whatever its length."""
+                  limit: int = 100) -> tuple[list[Entry], int, int, dict[str, int] | None]:
+    """One page of `timeline_entries` (same order), the number of entries in all, how many
+    of all are flagged record openings, and (when `kinds` is None: all of them were counted)
+    the entries of each kind, as `kind_counts`. Only the page's events are loaded and rendered:
+    the order is worked out from (time, id) keys alone, so a page costs the same whatever its length."""
     wanted_events = None if kinds is None else kinds - {ACCESS}
     keys: list[tuple] = []
+    counts: dict[str, int] | None = {} if kinds is None else None
     if wanted_events is None or wanted_events:
-        query = select(TimelineEvent.occurred_at, TimelineEvent.id).where(TimelineEvent.incident_id == incident.id)
-        if wanted_events is not None:
-            query = query.where(TimelineEvent.kind.in_(sorted(wanted_events)))
-        keys.extend((at, False, event_id, True) for at, event_id in session.execute(query).all())
+        if wanted_events is None:
+            rows = session.execute(_EVENT_KEYS, {"incident_id": incident.id}).all()
+        else:
+            rows = session.execute(_EVENT_KEYS_OF_KINDS,
+                                   {"incident_id": incident.id, "kinds": sorted(wanted_events)}).all()
+        keys.extend((at, False, event_id, True) for at, event_id, _kind in rows)
+        if counts is not None:
+            for _at, _id, kind in rows:
+                counts[kind] = counts.get(kind, 0) + 1
     if include_access and (kinds is None or ACCESS in kinds):
-        keys.extend((at, True, access_id, assigned) for at, access_id, assigned in session.execute(
-            select(AccessLog.at, AccessLog.id, AccessLog.assigned).where(AccessLog.incident_id == incident.id)).all())
+        access = session.execute(_ACCESS_KEYS, {"incident_id": incident.id}).all()
+        keys.extend((at, True, access_id, assigned) for at, access_id, assigned in access)
+        if counts is not None:
+            counts[ACCESS] = len(access)
     keys.sort(key=lambda k: (k[0], k[1], k[2]))
     flagged = sum(1 for k in keys if k[1] and not k[3])
     chosen = keys[offset:offset + limit]
@@ -120,34 +130,66 @@ def timeline_page(session: Session, incident: Incident, *, kinds: set[str] | Non
     if access_ids:
         entries.extend(_access_entries(session, incident, ids=access_ids))
     entries.sort(key=lambda e: (e.at, e.kind == ACCESS, e.event_id or 0))
-    return entries, len(keys), flagged
+    return entries, len(keys), flagged, counts
 
 
 def kind_counts(session: Session, incident: Incident, *, include_access: bool) -> dict[str, int]:
-    counts = dict(session.execute(
-        select(TimelineEvent.kind, func.count()).where(TimelineEvent.incident_id == incident.id)
-        .group_by(TimelineEvent.kind)
-    ).all())
+    counts = dict(session.execute(_KIND_COUNTS, {"incident_id": incident.id}).all())
     if include_access:
-        counts[ACCESS] = session.scalar(
-            select(func.count()).select_from(AccessLog).where(AccessLog.incident_id == incident.id)) or 0
+        counts[ACCESS] = session.scalar(_ACCESS_COUNT, {"incident_id": incident.id}) or 0
     return counts
+
+
+# The timeline's statements, built once: SQLAlchemy works out a statement's cache key each time
+# one is built, and keeps it on a statement that is used again (issue 15).
+_INCIDENT = bindparam("incident_id")
+_EVENT_KEYS = select(TimelineEvent.occurred_at, TimelineEvent.id, TimelineEvent.kind).where(
+    TimelineEvent.incident_id == _INCIDENT)
+_EVENT_KEYS_OF_KINDS = _EVENT_KEYS.where(TimelineEvent.kind.in_(bindparam("kinds", expanding=True)))
+_ACCESS_KEYS = select(AccessLog.at, AccessLog.id, AccessLog.assigned).where(AccessLog.incident_id == _INCIDENT)
+_KIND_COUNTS = (select(TimelineEvent.kind, func.count()).where(TimelineEvent.incident_id == _INCIDENT)
+                .group_by(TimelineEvent.kind))
+_ACCESS_COUNT = select(func.count()).select_from(AccessLog).where(AccessLog.incident_id == _INCIDENT)
+
+
+@cache
+def _events_query(by_kinds: bool, by_ids: bool) -> Select:
+    query = (select(TimelineEvent, User.name).outerjoin(User, TimelineEvent.actor_id == User.id)
+             .where(TimelineEvent.incident_id == _INCIDENT))
+    if by_kinds:
+        query = query.where(TimelineEvent.kind.in_(bindparam("kinds", expanding=True)))
+    if by_ids:
+        query = query.where(TimelineEvent.id.in_(bindparam("ids", expanding=True)))
+    return query.order_by(TimelineEvent.occurred_at, TimelineEvent.id)
+
+
+@cache
+def _access_query(by_ids: bool) -> Select:
+    query = (
+        select(AccessLog, User.name, Relative.label)
+        .outerjoin(User, AccessLog.user_id == User.id)
+        .outerjoin(Relative, AccessLog.relative_id == Relative.id)
+        .where(AccessLog.incident_id == _INCIDENT)
+    )
+    if by_ids:
+        query = query.where(AccessLog.id.in_(bindparam("ids", expanding=True)))
+    return query.order_by(AccessLog.at, AccessLog.id)
 
 
 def _event_entries(session: Session, incident: Incident, kinds: set[str] | None, language: str,
                    ids: list[int] | None = None) -> list[Entry]:
     from crisis.eventtext.render import Names, render_events
 
-    query = (select(TimelineEvent, User.name).outerjoin(User, TimelineEvent.actor_id == User.id)
-             .where(TimelineEvent.incident_id == incident.id))
+    params: dict = {"incident_id": incident.id}
     if kinds is not None:
-        query = query.where(TimelineEvent.kind.in_(sorted(kinds)))
+        params["kinds"] = sorted(kinds)
     if ids is not None:
-        query = query.where(TimelineEvent.id.in_(ids))
-    rows = session.execute(query.order_by(TimelineEvent.occurred_at, TimelineEvent.id)).all()
-    # The sentence of each event, rendered now in the reader's language (crisis.eventtext.render).
-    summaries = render_events([event for event, _name in rows], language, session)
+        params["ids"] = ids
+    rows = session.execute(_events_query(kinds is not None, ids is not None), params).all()
+    # The sentence of each event, rendered now in the reader's language (crisis.eventtext.render);
+    # what the events concern is named from the same lookups.
     names = Names(session, language)
+    summaries = render_events([event for event, _name in rows], language, session, names=names)
     return [
         Entry(at=event.occurred_at, kind=event.kind, type=event.type,
               actor=name if event.actor_id and name else actor_label(event.actor_label),
@@ -172,15 +214,10 @@ def _concerns(event: TimelineEvent, incident: Incident, names, summary: str = ""
 
 
 def _access_entries(session: Session, incident: Incident, ids: list[int] | None = None) -> list[Entry]:
-    query = (
-        select(AccessLog, User.name, Relative.label)
-        .outerjoin(User, AccessLog.user_id == User.id)
-        .outerjoin(Relative, AccessLog.relative_id == Relative.id)
-        .where(AccessLog.incident_id == incident.id)
-    )
+    params: dict = {"incident_id": incident.id}
     if ids is not None:
-        query = query.where(AccessLog.id.in_(ids))
-    rows = session.execute(query.order_by(AccessLog.at, AccessLog.id)).all()
+        params["ids"] = ids
+    rows = session.execute(_access_query(ids is not None), params).all()
     return [
         Entry(at=entry.at, kind=ACCESS, type=f"access.{entry.action}",
               actor=name or _("removed account"),

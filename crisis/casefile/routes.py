@@ -12,6 +12,8 @@ from flask_babel import format_date, format_datetime, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import defer, joinedload
 
 from crisis.auth.models import Role, User
 from crisis.auth.permissions import login_required, roles_required
@@ -70,8 +72,13 @@ def event_text(event) -> str:
     return render(event, names.language, db.session, names)
 
 
-def visible_incident_or_404(incident_id: int) -> Incident:
-    incident = db.session.get(Incident, incident_id)
+def visible_incident_or_404(incident_id: int, query=None) -> Incident:
+    """The incident, if the user may see it; `query` (with an :incident_id parameter) reads it
+    with what a page needs of it."""
+    if query is None:
+        incident = db.session.get(Incident, incident_id)
+    else:
+        incident = db.session.scalars(query, {"incident_id": incident_id}).one_or_none()
     if incident is None:
         abort(404, _("No such incident."))
     # Outreach staff see only incidents they are assigned to (crisis.incidents.access).
@@ -138,14 +145,22 @@ def incident_facts(incident: Incident) -> list[tuple[str, str]]:
 # -- the incident timeline ------------------------------------------------------------------
 
 
+# The timeline page names the incident's district (its first event does too), and shows neither
+# its place nor its police reference: those stay encrypted (the exports' facts read them).
+# Built once, as the timeline's other statements (crisis.casefile.queries).
+TIMELINE_PAGE = select(Incident).where(Incident.id == bindparam("incident_id")).options(
+    defer(Incident.place, raiseload=True), defer(Incident.police_reference, raiseload=True),
+    joinedload(Incident.district))
+
+
 @bp.get("/incidents/<int:incident_id>/timeline")
 @login_required
 def incident_timeline(incident_id: int):
-    incident = visible_incident_or_404(incident_id)
+    incident = visible_incident_or_404(incident_id, query=TIMELINE_PAGE)
     kinds = selected_kinds()
     page = _page()
     offset = (page - 1) * TIMELINE_PAGE_SIZE
-    entries, total, flagged = queries.timeline_page(
+    entries, total, flagged, counts = queries.timeline_page(
         db.session, incident, kinds=kinds, include_access=may_review_access(), language=language(),
         offset=offset, limit=TIMELINE_PAGE_SIZE)
     pages = max(1, -(-total // TIMELINE_PAGE_SIZE))
@@ -153,10 +168,11 @@ def incident_timeline(incident_id: int):
         # Past the end (the filter narrowed the list): the last page instead of an empty one.
         page = pages
         offset = (page - 1) * TIMELINE_PAGE_SIZE
-        entries, total, flagged = queries.timeline_page(
+        entries, total, flagged, counts = queries.timeline_page(
             db.session, incident, kinds=kinds, include_access=may_review_access(), language=language(),
             offset=offset, limit=TIMELINE_PAGE_SIZE)
-    counts = queries.kind_counts(db.session, incident, include_access=may_review_access())
+    if counts is None:  # a filtered page counted only what it shows; the filter offers every kind
+        counts = queries.kind_counts(db.session, incident, include_access=may_review_access())
     # Only the kinds this response has (and any ticked), so the filter stays short on a phone.
     offered = [k for k in queries.KINDS if (k != queries.ACCESS or may_review_access())
                and (counts.get(k) or (kinds and k in kinds))]
@@ -165,7 +181,7 @@ def incident_timeline(incident_id: int):
     query = {"kind": sorted(kinds)} if kinds else {}
     return render_template(
         "casefile/incident.html", incident=incident, days=days, entries=entries, kinds=kinds,
-        offered=offered, counts=counts, kind_label=queries.kind_label, query=query,
+        offered=offered, counts=counts, kind_words={k: queries.kind_label(k) for k in queries.KINDS}, query=query,
         may_export=may_export(), may_review_access=may_review_access(), flagged=flagged,
         page=page, pages=pages, total=total, first=offset + 1, last=offset + len(entries),
     )

@@ -6,7 +6,8 @@ from flask import Blueprint, abort, flash, jsonify, redirect, render_template, r
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
+from sqlalchemy.orm import joinedload
 from werkzeug.routing import BuildError
 
 from crisis.auth.models import Availability, Role, User, UserRole
@@ -77,12 +78,19 @@ def _template_context(**context):
                 incident_url=incident_url, sms_status_label=sms_status_label, **context)
 
 
+# Built once (a statement's cache key is worked out each time one is built), with the names the
+# panel shows of each dispatch's team and person in the same statement, not one statement each.
+INCIDENT_DISPATCHES = (
+    select(Dispatch).where(Dispatch.incident_id == bindparam("incident_id"))
+    .options(joinedload(Dispatch.team).load_only(Team.name),
+             joinedload(Dispatch.user).load_only(User.name).lazyload(User.role_rows))
+    .order_by(Dispatch.status.not_in(OPEN), Dispatch.created_at.desc()).limit(bindparam("limit"))
+)
+
+
 def incident_dispatches(incident_id: int, limit: int = 20) -> list[Dispatch]:
     """An incident's dispatches for its page: open ones first, then the newest."""
-    return list(db.session.scalars(
-        select(Dispatch).where(Dispatch.incident_id == incident_id)
-        .order_by(Dispatch.status.not_in(OPEN), Dispatch.created_at.desc()).limit(limit)
-    ))
+    return list(db.session.scalars(INCIDENT_DISPATCHES, {"incident_id": incident_id, "limit": limit}))
 
 
 @bp.app_context_processor

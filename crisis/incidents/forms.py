@@ -12,7 +12,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from crisis.core.forms import StockholmDateTimeField, not_in_future
+from crisis.core.forms import QuickSelectField, StockholmDateTimeField, not_in_future
 from crisis.incidents import labels
 
 CHOOSE = ("", _l("Choose…"))
@@ -58,26 +58,28 @@ class WithdrawForm(FlaskForm):
 
 
 class FactsForm(FlaskForm):
-    version = HiddenField()
-    threat_level = SelectField(_l("Threat level (hotbild)"), choices=labels.choices(labels.THREAT_LEVELS))
-    status = SelectField(_l("Status"), choices=labels.choices(labels.INCIDENT_STATUSES))
+    # Named: a field without a label has WTForms read its own catalog from disk to translate
+    # the default one, on every incident page (the label of a hidden field is never shown).
+    version = HiddenField("Version")
+    threat_level = QuickSelectField(_l("Threat level (hotbild)"), choices=labels.choices(labels.THREAT_LEVELS))
+    status = QuickSelectField(_l("Status"), choices=labels.choices(labels.INCIDENT_STATUSES))
     death_at = StockholmDateTimeField(_l("Date of death"), validators=[Optional(), not_in_future])
     funeral_at = StockholmDateTimeField(_l("Funeral"), validators=[Optional()])
     judgment_at = StockholmDateTimeField(_l("Judgment (end of proceedings)"), validators=[Optional()])
 
 
 class RelativeForm(FlaskForm):
-    relation = SelectField(_l("Relation to the person concerned"), choices=labels.choices(labels.RELATIONS))
+    relation = QuickSelectField(_l("Relation to the person concerned"), choices=labels.choices(labels.RELATIONS))
     is_child = BooleanField(_l("Child (under 18)"))
-    age_band = SelectField(_l("Age"), choices=labels.choices(labels.AGE_BANDS))
-    gender = SelectField(_l("Gender"), choices=labels.choices(labels.GENDERS))
+    age_band = QuickSelectField(_l("Age"), choices=labels.choices(labels.AGE_BANDS))
+    gender = QuickSelectField(_l("Gender"), choices=labels.choices(labels.GENDERS))
     name = StringField(_l("Name"), validators=[Optional(), Length(max=200)])
     phone = StringField(_l("Phone"), validators=[Optional(), Length(max=30)])
-    language = SelectField(_l("Language"), choices=labels.choices(labels.LANGUAGES), default="sv")
+    language = QuickSelectField(_l("Language"), choices=labels.choices(labels.LANGUAGES), default="sv")
     interpreter_needed = BooleanField(_l("Needs an interpreter"))
-    preferred_channel = SelectField(_l("Preferred contact"), choices=labels.choices(labels.CHANNELS))
+    preferred_channel = QuickSelectField(_l("Preferred contact"), choices=labels.choices(labels.CHANNELS))
     protected_identity = BooleanField(_l("Protected identity (skyddade personuppgifter)"))
-    person_id = SelectField(_l("Relative of"), coerce=int)
+    person_id = QuickSelectField(_l("Relative of"), coerce=int)
 
 
 class ConsentForm(FlaskForm):
@@ -113,8 +115,8 @@ class IncidentFilterForm(FlaskForm):
     class Meta:
         csrf = False  # a GET filter
 
-    district_id = SelectField(_l("District"), coerce=int, validators=[Optional()])
-    type = SelectField(_l("Type"), validators=[Optional()])
-    status = SelectField(_l("Status"), validators=[Optional()])
+    district_id = QuickSelectField(_l("District"), coerce=int, validators=[Optional()])
+    type = QuickSelectField(_l("Type"), validators=[Optional()])
+    status = QuickSelectField(_l("Status"), validators=[Optional()])
     start = StringField(_l("From"), validators=[Optional()])
     end = StringField(_l("To"), validators=[Optional()])

@@ -10,8 +10,9 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy import case, func, select
-from sqlalchemy.orm import selectinload
+from markupsafe import Markup
+from sqlalchemy import bindparam, case, func, select
+from sqlalchemy.orm import defer, joinedload, load_only
 
 from crisis.auth.models import Role, User
 from crisis.auth.permissions import login_required, roles_required
@@ -30,9 +31,10 @@ from crisis.incidents.forms import (
     RelativeForm,
     WithdrawForm,
 )
-from crisis.incidents.models import Incident, Relative
+from crisis.incidents.models import AffectedPerson, Incident, Relative
 from crisis.organisation.models import District, Team
 from crisis.playbooks.engine import available_playbooks
+from crisis.playbooks.models import PlaybookSnapshot
 from crisis.referrals.labels import organisation_name
 from crisis.referrals.models import Referral, SupportOrganisation
 from crisis.tasks.models import Task, TaskStatus
@@ -54,8 +56,13 @@ def lang() -> str:
     return str(get_locale() or "sv")
 
 
-def get_incident_or_404(incident_id: int) -> Incident:
-    incident = db.session.get(Incident, incident_id)
+def get_incident_or_404(incident_id: int, query=None) -> Incident:
+    """The incident, if the user may see it; `query` (with an :incident_id parameter) reads it
+    with what a page needs of it."""
+    if query is None:
+        incident = db.session.get(Incident, incident_id)
+    else:
+        incident = db.session.scalars(query, {"incident_id": incident_id}).one_or_none()
     if incident is None:
         abort(404, _("No such incident."))
     if not access.can_view_incident(db.session, current_user, incident):
@@ -105,7 +112,7 @@ def list_incidents():
     form.district_id.choices = [(0, _("All districts"))] + [(d.id, d.name) for d in districts]
     form.type.choices = [("", _("All types"))] + labels.choices(labels.INCIDENT_TYPES)
     form.status.choices = [("", _("All statuses"))] + labels.choices(labels.INCIDENT_STATUSES)
-    query = access.visible_incidents(current_user).options(selectinload(Incident.district))
+    query = access.visible_incidents(current_user)
     if form.district_id.data:
         query = query.where(Incident.district_id == form.district_id.data)
     if form.type.data in labels.INCIDENT_TYPES:
@@ -121,37 +128,65 @@ def list_incidents():
                 continue
             moment = datetime.combine(day + timedelta(days=op == "lt"), time(), STOCKHOLM)
             query = query.where(Incident.activated_at >= moment if op == "ge" else Incident.activated_at < moment)
-    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    total = db.session.scalar(select(func.count()).select_from(
+        query.with_only_columns(Incident.id).order_by(None).subquery()))
     pages = max(1, -(-total // LIST_PAGE_SIZE))
     try:
         page = min(max(1, int(request.args.get("page", "1"))), pages)
     except ValueError:
         page = 1
-    incidents = db.session.scalars(
-        query.order_by(Incident.activated_at.desc(), Incident.id.desc())
+    # The columns a row shows, not the incidents: no encrypted place or police reference is
+    # decrypted for a list that shows neither, and the district is named from the filter's list.
+    incidents = db.session.execute(
+        query.with_only_columns(*LIST_COLUMNS)
+        .order_by(Incident.activated_at.desc(), Incident.id.desc())
         .limit(LIST_PAGE_SIZE).offset((page - 1) * LIST_PAGE_SIZE)
     ).all()
     counts = task_counts([i.id for i in incidents])
     filters = {k: v for k, v in request.args.items() if k != "page" and v}
-    return render_template("incidents/list.html", form=form, incidents=incidents, counts=counts,
+    return render_template("incidents/list.html", form=form, incidents=incidents,
+                           tasks_column=tasks_column(incidents, counts),
+                           district_names={d.id: d.name for d in districts},
                            page=page, pages=pages, total=total, filters=filters)
+
+
+def tasks_column(incidents, counts: dict[int, dict[str, int]]) -> dict[int, tuple]:
+    """Each row's tasks in words: (open, overdue or None, done). The sentences are translated once
+    for the page; Markup(sentence % number) is what {{ _(sentence, n=number) }} writes for a
+    number, without a copy of the template's context and an escaping pass for each of fifty rows."""
+    open_, overdue, done = _("%(open)s open"), _("%(n)s overdue"), _("%(n)s done")
+    column = {}
+    for incident in incidents:
+        c = counts.get(incident.id, NO_TASKS)
+        column[incident.id] = (Markup(open_ % {"open": c["open"]}),
+                               Markup(overdue % {"n": c["overdue"]}) if c["overdue"] else None,
+                               Markup(done % {"n": c["done"]}))
+    return column
+
+
+NO_TASKS = {"open": 0, "overdue": 0, "done": 0}
+
+
+LIST_COLUMNS = (Incident.id, Incident.reference, Incident.type, Incident.outcome, Incident.district_id,
+                Incident.activated_at, Incident.status, Incident.withdrawn_at)
 
 
 def task_counts(incident_ids: list[int]) -> dict[int, dict[str, int]]:
     """Open and overdue tasks per incident, in one query."""
     if not incident_ids:
         return {}
-    open_statuses = [TaskStatus.OPEN, TaskStatus.IN_PROGRESS, TaskStatus.BLOCKED]
-    now = utcnow()
-    rows = db.session.execute(
-        select(
-            Task.incident_id,
-            func.sum(case((Task.status.in_(open_statuses), 1), else_=0)),
-            func.sum(case(((Task.status.in_(open_statuses)) & (Task.due_at < now), 1), else_=0)),
-            func.sum(case((Task.status == TaskStatus.DONE, 1), else_=0)),
-        ).where(Task.incident_id.in_(incident_ids)).group_by(Task.incident_id)
-    ).all()
+    rows = db.session.execute(TASK_COUNTS, {"ids": incident_ids, "now": utcnow()}).all()
     return {r[0]: {"open": int(r[1] or 0), "overdue": int(r[2] or 0), "done": int(r[3] or 0)} for r in rows}
+
+
+_OPEN = Task.status.in_([TaskStatus.OPEN, TaskStatus.IN_PROGRESS, TaskStatus.BLOCKED])
+# Built once (a statement's cache key is worked out each time one is built).
+TASK_COUNTS = select(
+    Task.incident_id,
+    func.sum(case((_OPEN, 1), else_=0)),
+    func.sum(case((_OPEN & (Task.due_at < bindparam("now")), 1), else_=0)),
+    func.sum(case((Task.status == TaskStatus.DONE, 1), else_=0)),
+).where(Task.incident_id.in_(bindparam("ids", expanding=True))).group_by(Task.incident_id)
 
 
 # -- activation -------------------------------------------------------------------
@@ -267,22 +302,55 @@ def withdraw(incident_id: int):
 # -- the incident page -------------------------------------------------------------
 
 
+# The incident page's statements, built once: SQLAlchemy works out a statement's cache key
+# each time one is built (a fraction of a millisecond for a join with options) and keeps it on
+# a statement that is used again.
+#
+# The incident with what its head shows in one statement: its district (and the one whose SIG
+# serves it), its coordinator's name (not the whole row, roles and all) and its playbook (not
+# the playbook's source text, tens of kB a snapshot); not the encrypted place, never shown here.
+INCIDENT_PAGE = select(Incident).where(Incident.id == bindparam("incident_id")).options(
+    defer(Incident.place, raiseload=True),
+    joinedload(Incident.district).joinedload(District.sig_served_by),
+    joinedload(Incident.coordinator).load_only(User.name).lazyload(User.role_rows),
+    joinedload(Incident.playbook_snapshot).load_only(
+        PlaybookSnapshot.playbook_id, PlaybookSnapshot.version, PlaybookSnapshot.content, raiseload=True),
+)
+# Its relatives, without their names and notes (encrypted, not shown here); the phone number
+# only to find those who replied STOP.
+INCIDENT_RELATIVES = (
+    select(Relative).where(Relative.incident_id == bindparam("incident_id")).order_by(Relative.id)
+    .options(defer(Relative.name, raiseload=True), defer(Relative.notes, raiseload=True))
+)
+# What the page shows of a task, with its owner's name (not the owner's whole row, roles and
+# all); its description, note, checklist and sources (encrypted or JSON) are for its own page.
+INCIDENT_TASKS = (
+    select(Task, User.name, Team.name).where(Task.incident_id == bindparam("incident_id"))
+    .outerjoin(User, User.id == Task.owner_user_id).outerjoin(Team, Team.id == Task.owner_team_id)
+    .options(load_only(Task.relative_id, Task.phase_id, Task.title, Task.status, Task.due_at, Task.due_anchor,
+                       Task.owner_user_id, Task.owner_team_id, raiseload=True))
+    .order_by(Task.due_at.is_(None), Task.due_at, Task.id)
+)
+# The persons concerned to choose from, not their names (encrypted).
+INCIDENT_PERSONS = (select(AffectedPerson.id, AffectedPerson.label)
+                    .where(AffectedPerson.incident_id == bindparam("incident_id")).order_by(AffectedPerson.id))
+
+
 @bp.get("/incidents/<int:incident_id>")
 @login_required
 def show(incident_id: int):
-    incident = get_incident_or_404(incident_id)
+    incident = get_incident_or_404(incident_id, query=INCIDENT_PAGE)
     return render_incident(incident)
 
 
 def render_incident(incident: Incident, *, facts_form=None, relative_form=None, status: int = 200):
     # The page lists the relatives anyway: loaded first, each task's relative is found among them
     # (the session's identity map) instead of being read again.
-    relatives = incident.relatives
-    tasks = db.session.scalars(
-        select(Task).where(Task.incident_id == incident.id)
-        .options(selectinload(Task.owner), selectinload(Task.owner_team))
-        .order_by(Task.due_at.is_(None), Task.due_at, Task.id)
-    ).all()
+    ids = {"incident_id": incident.id}
+    relatives = db.session.scalars(INCIDENT_RELATIVES, ids).all()
+    rows = db.session.execute(INCIDENT_TASKS, ids).all()
+    tasks = [task for task, _user, _team in rows]
+    owners = {task.id: user if user is not None else team for task, user, team in rows}
     phases = incident.playbook_snapshot.content.get("phases", [])
     grouped = []
     for phase in phases:
@@ -294,18 +362,23 @@ def render_incident(incident: Incident, *, facts_form=None, relative_form=None, 
         grouped.append({"id": "ad-hoc", "title": {"sv": "Övriga uppgifter", "en": "Other tasks"},
                         "tasks": ad_hoc, "done": sum(t.status.is_closed for t in ad_hoc)})
     can_edit = access.can_edit_incident(db.session, current_user, incident)
-    if facts_form is None:
-        facts_form = FactsForm(obj=incident, formdata=None)
-        facts_form.version.data = incident.version
-        facts_form.threat_level.data = incident.threat_level.value
-        facts_form.status.data = incident.status.value
-    if relative_form is None:
-        relative_form = RelativeForm(formdata=None)
-    relative_form.person_id.choices = [(0, _("Not stated"))] + [(p.id, p.label) for p in incident.persons]
+    if can_edit and incident.withdrawn_at is None:  # the page shows its forms only then
+        if facts_form is None:
+            facts_form = FactsForm(obj=incident, formdata=None)
+            facts_form.version.data = incident.version
+            facts_form.threat_level.data = incident.threat_level.value
+            facts_form.status.data = incident.status.value
+        if relative_form is None:
+            relative_form = RelativeForm(formdata=None)
+        persons = db.session.execute(INCIDENT_PERSONS, ids).all()
+        relative_form.person_id.choices = [(0, _("Not stated"))] + [(p.id, p.label) for p in persons]
+    else:
+        facts_form = relative_form = None
     from crisis.incidents.withdrawal import can_withdraw
 
     return render_template(
-        "incidents/show.html", incident=incident, phases=grouped, now=utcnow(), can_edit=can_edit,
+        "incidents/show.html", incident=incident, relatives=relatives, phases=grouped, owners=owners,
+        now=utcnow(), can_edit=can_edit,
         facts_form=facts_form, relative_form=relative_form, opted_out=_opted_out_relatives(relatives),
         can_withdraw=can_edit and current_user.has_role(Role.COORDINATOR, Role.ADMIN) and can_withdraw(incident),
         add_another=request.args.get("add") == "another",

@@ -95,3 +95,27 @@ def test_a_long_timeline_page_costs_what_a_short_one_costs(client, session, logg
     assert short.status_code == long.status_code == 200
     assert len(entry_summaries(long.get_data(as_text=True))) == routes.TIMELINE_PAGE_SIZE
     assert few.count == many.count, (few.describe(), many.describe())
+
+
+def test_a_page_naming_many_relatives_and_staff_costs_what_one_naming_few_costs(client, session, logged_in, case,
+                                                                                create_user):
+    """The relatives, staff and teams a page's events name are looked up together (one statement
+    for each kind, crisis.eventtext.render.Names.prefetch), not one statement for each of them."""
+    from crisis.incidents.services import add_relative
+
+    logged_in("manager")
+    timeline(client, case)  # warm
+    with counting_statements(db.engine) as few:
+        timeline(client, case)
+    for n in range(4):
+        add_relative(session, case.incident, actor=case.coordinator, relation="sibling")
+        worker = create_user("outreach", name=f"Nyanställd {n}")
+        record_event(session, kind="dispatch", type="dispatch.created", actor=case.coordinator,
+                     incident_id=case.incident.id, summary=f"Dispatch {n}",
+                     data={"purpose": "visit", "user_id": worker.id, "alerted": [worker.id], "no_sms": {}})
+    session.commit()
+    timeline(client, case)  # warm (and a session of its own, as every request has)
+    with counting_statements(db.engine) as many:
+        page = timeline(client, case).get_data(as_text=True)
+    assert all(f"Nyanställd {n}" in page for n in range(4))
+    assert few.count == many.count, (few.describe(), many.describe())
