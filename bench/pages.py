@@ -18,6 +18,7 @@ with PYTHONPATH pointing at an older checkout of the product).
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import sys
@@ -45,6 +46,11 @@ def make_app(database_url: str):
     environ.pop("REDIS_URL", None)
     app = create_app(load_settings(environ), WTF_CSRF_ENABLED=False, RATELIMIT_ENABLED=False)
     logging.getLogger().setLevel(logging.WARNING)
+    # As gunicorn's entry point does once the app is built (crisis/wsgi.py): what starting made is
+    # out of the garbage collector's sight. Without it a full collection (about 200 ms here, walking
+    # some 240,000 objects the web process never has to walk) landed in whichever round was running.
+    gc.collect()
+    gc.freeze()
     return app
 
 
