@@ -75,16 +75,7 @@ def event_text(event) -> str:
 def visible_incident_or_404(incident_id: int, query=None) -> Incident:
     """The incident, if the user may see it; `query` (with an :incident_id parameter) reads it
     with what a page needs of it."""
-    if query is None:
-        incident = db.session.get(Incident, incident_id)
-    else:
-        incident = db.session.scalars(query, {"incident_id": incident_id}).one_or_none()
-    if incident is None:
-        abort(404, _("No such incident."))
-    # Outreach staff see only incidents they are assigned to (crisis.incidents.access).
-    if not access.can_view_incident(db.session, current_user, incident):
-        abort(403, _("You are not assigned to this incident."))
-    return incident
+    return access.viewable_incident_or_404(db.session, current_user, incident_id, query)
 
 
 def may_review_access() -> bool:

@@ -13,7 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from flask import abort
+from flask_babel import gettext as _
 from sqlalchemy import Select, exists, select
+from sqlalchemy.orm import Session
 
 from crisis.auth.models import Role, User
 from crisis.incidents.models import Incident, IncidentAssignment, Relative
@@ -100,3 +103,18 @@ def can_work_task(session, user: User, task) -> bool:
     if task.owner_user_id is not None:
         return task.owner_user_id == user.id
     return task.owner_team_id is None or task.owner_team_id in team_ids_of(session, user)
+
+
+def viewable_incident_or_404(session: Session, user: User, incident_id: int, query=None) -> Incident:
+    """The incident, if `user` may see it (404 if there is none, 403 if not assigned); `query`
+    (with an :incident_id parameter) reads it with what a page needs of it."""
+    if query is None:
+        incident = session.get(Incident, incident_id)
+    else:
+        incident = session.scalars(query, {"incident_id": incident_id}).one_or_none()
+    if incident is None:
+        abort(404, _("No such incident."))
+    # Outreach staff see only incidents they are assigned to.
+    if not can_view_incident(session, user, incident):
+        abort(403, _("You are not assigned to this incident."))
+    return incident

@@ -59,15 +59,7 @@ def lang() -> str:
 def get_incident_or_404(incident_id: int, query=None) -> Incident:
     """The incident, if the user may see it; `query` (with an :incident_id parameter) reads it
     with what a page needs of it."""
-    if query is None:
-        incident = db.session.get(Incident, incident_id)
-    else:
-        incident = db.session.scalars(query, {"incident_id": incident_id}).one_or_none()
-    if incident is None:
-        abort(404, _("No such incident."))
-    if not access.can_view_incident(db.session, current_user, incident):
-        abort(403, _("You are not assigned to this incident."))
-    return incident
+    return access.viewable_incident_or_404(db.session, current_user, incident_id, query)
 
 
 def get_relative_or_404(relative_id: int) -> Relative:
