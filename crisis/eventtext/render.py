@@ -132,18 +132,24 @@ class Names:
             self.session.info.setdefault("eventtext_rows", []).append(row)
         return row
 
-    def _held_label(self, model, ident: int) -> str | None:
-        """The label of a row `holding` has loaded, read without a query. A label is given when the
-        row is made and never changes, so the holding session's copy is the committed one."""
-        if self.holding is None:
+    @staticmethod
+    def _held(session: Session | None, model, ident: int, column: str):
+        """The row `session` already holds with `column` loaded (read without a statement), or None.
+        A label or name is given when the row is made, so a held copy is the committed one."""
+        if session is None:
             return None
-        row = self.holding.identity_map.get(identity_key(model, ident))
+        row = session.identity_map.get(identity_key(model, ident))
         if row is None:
             return None
         state = inspect(row)
-        if state.deleted or state.was_deleted or "label" in state.unloaded:
+        if state.deleted or state.was_deleted or column in state.unloaded:
             return None
-        return row.label
+        return row
+
+    def _held_label(self, model, ident: int) -> str | None:
+        """The label of a row `holding` (the session that recorded the events) has loaded."""
+        row = self._held(self.holding, model, ident, "label")
+        return None if row is None else row.label
 
     def _label(self, model, key) -> str | None:
         """`model`'s label by id: from the session if the row is loaded, else that one column
@@ -183,9 +189,9 @@ class Names:
             for ident in ids:
                 if (what, ident) in self._cache:
                     continue
-                name = self._held_label(model, ident) if what == "relative" else None
-                if name is None:
-                    name = self._name_held(what, model, ident, column)
+                row = (self._held(self.holding, model, ident, column) if what == "relative" else None) \
+                    or self._held(self.session, model, ident, column)
+                name = None if row is None else self._name(what, row)
                 if name is None:
                     missing.append(ident)
                 else:
@@ -203,16 +209,6 @@ class Names:
             for ident, name in found.items():
                 if name is not None:
                     self._cache[(what, ident)] = name
-
-    def _name_held(self, what: str, model, ident: int, column: str) -> str | None:
-        """The name of a row `session` holds with its `column` loaded: read without a statement."""
-        row = self.session.identity_map.get(identity_key(model, ident))
-        if row is None:
-            return None
-        state = inspect(row)
-        if state.deleted or state.was_deleted or column in state.unloaded:
-            return None
-        return self._name(what, row)
 
     def _name(self, what: str, row) -> str | None:
         """What `relative`, `task`, `user` and `team` say for a row they looked up."""
