@@ -1,9 +1,6 @@
 """Translated labels for the incident vocabulary (one place for pages and forms)."""
 
-from flask_babel import get_translations
-from flask_babel import gettext as _gettext
 from flask_babel import lazy_gettext as _l
-from flask_babel.speaklater import LazyString
 
 from crisis.core.labels import register_labels
 
@@ -52,17 +49,8 @@ def label(mapping: dict, value) -> str:
 
 def translated(mapping: dict) -> dict[str, str]:
     """`mapping` with its words translated now, for `label()` in a loop: a list of fifty rows
-    says each word once instead of once a row. The catalog is found once for all of them (each
-    lazy word would look it up through Flask-Babel's context on its own)."""
-    catalog = get_translations()
-    return {key: _in(catalog, value) for key, value in mapping.items()}
-
-
-def _in(catalog, word) -> str:
-    if (isinstance(word, LazyString) and getattr(word, "_func", None) is _gettext
-            and len(word._args) == 1 and not word._kwargs):
-        return catalog.ugettext(word._args[0])  # what str(word) returns: Flask-Babel's gettext
-    return str(word)
+    says each word once instead of once a row (the request's catalog: crisis.core.i18n)."""
+    return {key: str(value) for key, value in mapping.items()}
 
 
 def choices(mapping: dict) -> list[tuple[str, str]]:
