@@ -14,6 +14,7 @@ from summer time, and "1mo" after 31 January is the last day of February
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -101,6 +102,13 @@ def parse_duration(text: str) -> Duration:
     """Parse a playbook duration such as ``24h``, ``3mo`` or ``3 months``."""
     if not isinstance(text, str):
         raise DurationError(f"{text!r} is not a duration; write it as text: {ACCEPTED_FORMS}")
+    return _parse(text)
+
+
+@lru_cache(maxsize=1024)
+def _parse(text: str) -> Duration:
+    # A playbook holds a few dozen distinct durations and every plan reads each of them
+    # (an activation plans four times): parsed once per text.
     match = _DURATION_RE.search(text)
     if match is None:
         raise DurationError(f"{text!r} is not a duration; write {ACCEPTED_FORMS}")
