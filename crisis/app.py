@@ -183,6 +183,7 @@ def _register_blueprints(app: Flask) -> None:
 
 def _register_template_helpers(app: Flask) -> None:
     from crisis.auth.labels import role_label
+    from crisis.core.urls import row_url
 
     app.jinja_env.filters["local_time"] = local_time
     app.jinja_env.globals["role_label"] = role_label
@@ -190,6 +191,7 @@ def _register_template_helpers(app: Flask) -> None:
     app.jinja_env.globals["nav_items"] = nav_items
     app.jinja_env.globals["bottom_nav_items"] = bottom_nav_items
     app.jinja_env.globals["lang_text"] = lang_text
+    app.jinja_env.globals["row_url"] = row_url
     app.jinja_env.add_extension("jinja2.ext.do")
 
 

@@ -8,7 +8,7 @@ page is complete without JavaScript; live.js keeps it current over the
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template, request, url_for
+from flask import Blueprint, abort, g, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -19,6 +19,7 @@ from crisis.auth.models import Role
 from crisis.auth.permissions import login_required, roles_required
 from crisis.core.db import db, utcnow
 from crisis.core.navigation import add_nav_item
+from crisis.core.urls import row_url
 from crisis.incidents import labels
 from crisis.incidents.access import can_view_incident
 from crisis.incidents.models import Incident
@@ -43,11 +44,19 @@ def availability_label(value) -> str:
 
 @bp.app_template_global()
 def incident_href(incident_id: int) -> str | None:
-    """The incident's page, if that capability is installed."""
-    try:
-        return url_for("incidents.show", incident_id=incident_id)
-    except BuildError:
-        return None
+    """The incident's page, if that capability is installed (worked out once for a page of cards)."""
+    build = g.get("incident_href")
+    if build is None:
+        try:
+            build = row_url("incidents.show", "incident_id")
+        except BuildError:
+            build = _no_link
+        g.incident_href = build
+    return build(incident_id)
+
+
+def _no_link(_incident_id: int) -> None:
+    return None
 
 
 @bp.app_template_global()
