@@ -17,6 +17,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from crisis.auth.guards import session_cookie_config
 from crisis.core import crypto
+from crisis.core.admission import limit_active_requests
 from crisis.core.api import api, register_api_errors
 from crisis.core.config import PROJECT_ROOT, Settings, load_settings
 from crisis.core.db import db
@@ -74,6 +75,9 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     # trusted always, a rotating X-Forwarded-For would dodge every per-address limit. Twilio
     # signatures are checked against PUBLIC_BASE_URL anyway.
     app.wsgi_app = trust_proxies(app.wsgi_app, settings.trusted_proxies)  # type: ignore[method-assign]
+    # A few requests at a time run the app, the rest wait their turn (WEB_ACTIVE_REQUESTS, issue 15).
+    # Wrapped before Flask-SocketIO's middleware goes around it: sockets are never queued.
+    app.wsgi_app = limit_active_requests(app.wsgi_app, settings.web_active_requests)  # type: ignore[method-assign]
 
     crypto.keyring.configure(settings.encryption_keys, settings.secret_key)
     db.init_app(app)

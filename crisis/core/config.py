@@ -99,6 +99,8 @@ class Settings:
     sms_send_rate: float | None = None
     sms_send_burst: int | None = None
     sms_sender_threads: int | None = None
+    # Issue 15: requests of a web process that run at once, the rest queued (crisis.core.admission; 0: no limit).
+    web_active_requests: int = 4
     # Issue 16: Web Push alerts before SMS (crisis.push): the VAPID pair, its contact, and how long
     # an alert's SMS waits for the push to be acknowledged.
     vapid_public_key: str | None = None
@@ -130,6 +132,7 @@ class Settings:
             "RETENTION_CLOSED_INCIDENT_DAYS": self.retention_closed_incident_days,
             "RETENTION_RELATIVE_CONTACT_DAYS": self.retention_relative_contact_days,
             "TRUSTED_PROXIES": self.trusted_proxies,
+            "WEB_ACTIVE_REQUESTS": self.web_active_requests,
             "VAPID_PUBLIC_KEY": self.vapid_public_key,
             "VAPID_PRIVATE_KEY": self.vapid_private_key,
             "VAPID_SUBJECT": self.vapid_subject,
@@ -181,6 +184,7 @@ def _load_settings(env, instance_path: Path | None) -> Settings:
         sms_send_rate=_float(env, "SMS_SEND_RATE"),
         sms_send_burst=_int(env, "SMS_SEND_BURST", None),
         sms_sender_threads=_int(env, "SMS_SENDER_THREADS", None),
+        web_active_requests=_int(env, "WEB_ACTIVE_REQUESTS", 4),
         vapid_public_key=(env.get("VAPID_PUBLIC_KEY") or "").strip() or None,
         vapid_private_key=(env.get("VAPID_PRIVATE_KEY") or "").strip() or None,
         vapid_subject=(env.get("VAPID_SUBJECT") or "").strip() or None,
@@ -262,6 +266,8 @@ def deployment_problems(settings: Settings) -> list[str]:
     problems: list[str] = []
     if not 0 <= settings.trusted_proxies <= 5:
         problems.append("TRUSTED_PROXIES must be 0 (no proxy) to 5; behind one load balancer it is 1.")
+    if not 0 <= settings.web_active_requests <= 64:
+        problems.append("WEB_ACTIVE_REQUESTS must be 0 (no limit) to 64; 4 suits a web process on its own core.")
     for number, key in enumerate(settings.encryption_keys, 1):
         if not _is_fernet_key(key):
             problems.append(f"ENCRYPTION_KEYS: key {number} is not a Fernet key (44 characters of url-safe "
