@@ -6,7 +6,8 @@ running at once in one process each hold on to their half-built pages while they
 every request costs more CPU (measured: 20–23 ms a request for the mixed page set against
 17–18 ms when a few run at a time), so the process serves fewer requests a second and every
 request is slow. With `WEB_ACTIVE_REQUESTS` running and the rest queued (first come, first
-served), the same two processes served 25–30 % more requests a second (bench/capacity.py).
+served, `FairSlots`), the same two processes served 25–30 % more requests a second
+(bench/capacity.py).
 
 Not queued: Socket.IO (each open socket holds its thread; this wraps the app inside
 Flask-SocketIO's middleware, so its requests never reach here), `/healthz` (a load balancer
@@ -23,6 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections import deque
 
 log = logging.getLogger(__name__)
 
@@ -32,14 +34,50 @@ NOT_QUEUED = ("/healthz",)
 NOT_QUEUED_PREFIXES = ("/static/",)
 
 
+class FairSlots:
+    """`limit` slots handed out in the order they were asked for.
+
+    A semaphore lets a request that just arrived take a slot that is freed before the ones
+    already waiting wake up; under load some requests then waited many turns (a p95 twice the
+    p50). Here a freed slot goes straight to the longest-waiting request.
+    """
+
+    def __init__(self, limit: int):
+        self._free = limit
+        self._lock = threading.Lock()
+        self._waiting: deque[threading.Event] = deque()
+
+    def acquire(self, timeout: float) -> bool:
+        with self._lock:
+            if self._free > 0 and not self._waiting:
+                self._free -= 1
+                return True
+            turn = threading.Event()
+            self._waiting.append(turn)
+        if turn.wait(timeout):
+            return True
+        with self._lock:
+            if turn.is_set():  # handed over just as the wait ran out
+                return True
+            self._waiting.remove(turn)
+            return False
+
+    def release(self) -> None:
+        with self._lock:
+            if self._waiting:
+                self._waiting.popleft().set()  # the slot passes on without being free in between
+            else:
+                self._free += 1
+
+
 class ActiveRequestLimit:
-    """WSGI middleware: at most `limit` requests inside `app` at once."""
+    """WSGI middleware: at most `limit` requests inside `app` at once, the others in turn."""
 
     def __init__(self, app, limit: int, queue_seconds: float = QUEUE_SECONDS):
         self.app = app
         self.limit = limit
         self.queue_seconds = queue_seconds
-        self._slots = threading.BoundedSemaphore(limit)
+        self._slots = FairSlots(limit)
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")

@@ -65,6 +65,17 @@ class IncidentCard:
     def is_active(self) -> bool:
         return self.status == IncidentStatus.ACTIVE.value
 
+    def shown(self) -> tuple:
+        """Everything the card shows, as a key: equal for two cards that look the same."""
+        return (self.id, self.reference, self.type, self.status, self.threat_level, self.outcome, self.district,
+                self.activated_at, self.open_tasks, self.overdue_tasks, self.next_due_at, self.relatives,
+                self.relatives_reached, self.dispatches_acknowledged, self.dispatches_pending,
+                self.dispatches_exhausted, tuple(self.blocked_reasons))
+
+    @classmethod
+    def from_shown(cls, shown: tuple) -> IncidentCard:
+        return cls(*shown[:-1], blocked_reasons=list(shown[-1]))
+
     def as_json(self) -> dict:
         # Field by field (not dataclasses.asdict, which deep-copies every value): the same keys.
         return {

@@ -8,10 +8,14 @@ page is complete without JavaScript; live.js keeps it current over the
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, g, render_template, request
+from functools import lru_cache
+
+from flask import Blueprint, abort, current_app, g, render_template, request
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from markupsafe import Markup
 from sqlalchemy import select
 from werkzeug.routing import BuildError
 
@@ -57,6 +61,30 @@ def incident_href(incident_id: int) -> str | None:
 
 def _no_link(_incident_id: int) -> None:
     return None
+
+
+# Many people watch the same incidents, and a card changes only when what it shows does (an
+# event changes a figure): its HTML is rendered once for what it shows, in each language, and
+# kept for the next page and the next viewer. The key is everything the card shows (the card
+# shows nothing that depends on who looks, and access decides which cards a viewer gets).
+CARD_CACHE_SIZE = 2048
+
+
+@bp.app_template_global()
+def card_html(card: dashboard.IncidentCard) -> Markup:
+    """One incident's card (live/_card.html), rendered once for what it shows and the language
+    (the app's own cache: another app in the process may link its cards otherwise)."""
+    return current_app.extensions["live_cards"](str(get_locale() or "sv"), request.script_root, card.shown())
+
+
+def _render_card(language: str, script_root: str, shown: tuple) -> Markup:
+    card = dashboard.IncidentCard.from_shown(shown)
+    return Markup(render_template("live/_card.html", card=card, labels=labels, label=labels.label).strip())
+
+
+@bp.record_once
+def _card_cache(state) -> None:
+    state.app.extensions["live_cards"] = lru_cache(maxsize=CARD_CACHE_SIZE)(_render_card)
 
 
 @bp.app_template_global()
@@ -135,7 +163,7 @@ def incident_card(incident_id: int):
     if not can_view_incident(db.session, current_user, incident):
         abort(403, _("You are not assigned to this incident."))
     (card,) = dashboard.incident_cards(db.session, current_user, incident_ids=[incident_id])
-    return render_template("live/_card.html", card=card, labels=labels, label=labels.label)
+    return card_html(card)
 
 
 @bp.get("/dashboard/teams")

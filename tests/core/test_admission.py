@@ -111,3 +111,37 @@ def test_configured_from_the_environment():
     assert limit_active_requests(SlowApp, 0) is SlowApp  # 0: no limit
     with pytest.raises(ConfigError, match="WEB_ACTIVE_REQUESTS must be 0 \\(no limit\\) to 64"):
         load_settings({"WEB_ACTIVE_REQUESTS": "1000"})
+
+
+def test_slots_go_to_the_longest_waiting_first():
+    from crisis.core.admission import FairSlots
+
+    slots = FairSlots(1)
+    assert slots.acquire(1)
+    order: list[int] = []
+
+    def wait(n):
+        assert slots.acquire(5)
+        order.append(n)
+        slots.release()
+
+    threads = []
+    for n in range(5):
+        threads.append(threading.Thread(target=wait, args=(n,)))
+        threads[-1].start()
+        time.sleep(0.05)  # each queued before the next
+    slots.release()
+    for thread in threads:
+        thread.join(10)
+    assert order == [0, 1, 2, 3, 4]
+    assert slots.acquire(0.1)  # and the slot is free again at the end
+
+
+def test_a_wait_that_runs_out_leaves_the_queue():
+    from crisis.core.admission import FairSlots
+
+    slots = FairSlots(1)
+    assert slots.acquire(1)
+    assert not slots.acquire(0.1)
+    slots.release()
+    assert slots.acquire(0.1)  # not handed to the waiter that gave up

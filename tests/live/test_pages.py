@@ -95,3 +95,43 @@ def test_page_has_no_inline_script(client, logged_in):
     for tag in re.findall(r"<script[^>]*>", page):
         # Scripts come from files; a JSON data block (never run) carries the offline texts (crisis.pwa).
         assert "src=" in tag or tag == '<script type="application/json" id="offline-config">'
+
+
+def test_a_card_is_rendered_once_for_what_it_shows_and_again_when_that_changes(
+        app, client, logged_in, create_incident, session):
+    """Cards are kept by what they show and the language (crisis.live.routes.card_html): the same
+    card is not rendered again for the next page or viewer; a changed figure or the other
+    language is a card of its own."""
+    from flask import template_rendered
+    from sqlalchemy import update
+
+    from crisis.incidents.models import Incident, ThreatLevel
+
+    logged_in("coordinator")
+    incident = create_incident()
+    rendered: list[str] = []
+
+    def note(sender, template, context, **extra):
+        rendered.append(template.name)
+
+    template_rendered.connect(note, app)
+    try:
+        first = client.get("/dashboard").get_data(as_text=True)
+        again = client.get("/dashboard").get_data(as_text=True)
+        assert rendered.count("live/_card.html") == 1
+        card = re.search(r'<article class="live-card.*?</article>', first, re.S).group(0)
+        assert card in again and f'data-incident-id="{incident.id}"' in card
+
+        session.execute(update(Incident).where(Incident.id == incident.id).values(threat_level=ThreatLevel.HIGH))
+        session.commit()
+        changed = client.get("/dashboard").get_data(as_text=True)
+        assert rendered.count("live/_card.html") == 2
+        assert re.search(r'<article class="live-card.*?</article>', changed, re.S).group(0) != card
+        assert "live-threat-high" in changed
+
+        with client.session_transaction() as browser:
+            browser["lang"] = "en"
+        english = client.get("/dashboard").get_data(as_text=True)
+        assert rendered.count("live/_card.html") == 3 and "Open tasks" in english
+    finally:
+        template_rendered.disconnect(note, app)
