@@ -90,6 +90,34 @@ def one_of(session: Session, column, values) -> ColumnElement[bool]:
     return column.in_(values)
 
 
+def among(column, dialect: str, name: str = "ids") -> ColumnElement[bool]:
+    """`one_of` with the ids bound later, as the parameter `name`: for a statement built once
+    (`PerDialect`) and run with `{name: ids}`."""
+    if dialect == "postgresql":
+        return column == any_(bindparam(name, type_=ARRAY(column.type)))
+    return column.in_(bindparam(name, expanding=True))
+
+
+class PerDialect:
+    """A statement built once for each database dialect by `build(dialect_name)`.
+
+    Building a statement (and SQLAlchemy working out its cache key) costs more than running a
+    small one; a statement run on every page is built once instead. Per dialect, because
+    `among` takes another form on PostgreSQL.
+    """
+
+    def __init__(self, build: Callable[[str], object]):
+        self.build = build
+        self._built: dict[str, object] = {}
+
+    def __call__(self, session: Session):
+        dialect = session.get_bind().dialect.name
+        statement = self._built.get(dialect)
+        if statement is None:
+            statement = self._built[dialect] = self.build(dialect)
+        return statement
+
+
 def str_enum(enum_cls: type[enum.Enum], name: str) -> Enum:
     """A portable enum column: VARCHAR plus a CHECK constraint on both engines."""
     return Enum(

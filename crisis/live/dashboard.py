@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, func, select
+from sqlalchemy import bindparam, case, func, select
 from sqlalchemy.orm import Session, aliased
 
 from crisis.auth.models import Availability, Role, User
-from crisis.core.db import one_of, utcnow
+from crisis.core.db import PerDialect, UTCDateTime, among, utcnow
 from crisis.dispatch.models import Dispatch, DispatchStatus
 from crisis.incidents.access import visible_incidents
 from crisis.incidents.models import Incident, IncidentStatus, Relative
@@ -165,50 +165,56 @@ def incident_cards(session: Session, user: User, *, incident_ids: list[int] | No
     return list(cards.values())
 
 
+# The card's figures, each one statement built once (crisis.core.db.PerDialect) and run with the
+# page's incident ids (and the time): building them again for every page cost about a tenth of it.
+_BLOCKED_REASONS = PerDialect(lambda dialect: (
+    select(Task.incident_id, Task.blocked_reason)
+    .where(among(Task.incident_id, dialect), Task.status == TaskStatus.BLOCKED, Task.blocked_reason.is_not(None))
+    .order_by(Task.incident_id, Task.id)))
+
+
+def _count_tasks_statement(dialect: str):
+    is_open = Task.status.in_(OPEN_TASK_STATUSES)
+    now = bindparam("now", type_=UTCDateTime)
+    return select(
+        Task.incident_id,
+        func.sum(case((is_open, 1), else_=0)),
+        func.sum(case((is_open & (Task.due_at < now), 1), else_=0)),
+        func.min(case((is_open & (Task.due_at >= now), Task.due_at))),
+    ).where(among(Task.incident_id, dialect)).group_by(Task.incident_id)
+
+
+_COUNT_TASKS = PerDialect(_count_tasks_statement)
+_COUNT_RELATIVES = PerDialect(lambda dialect: select(
+    Relative.incident_id,
+    func.count(Relative.id),
+    # Reached: the first contact is recorded (the anchor of the follow-ups).
+    func.sum(case((Relative.first_contact_at.is_not(None), 1), else_=0)),
+).where(among(Relative.incident_id, dialect)).group_by(Relative.incident_id))
+_COUNT_DISPATCHES = PerDialect(lambda dialect: (
+    select(Dispatch.incident_id, Dispatch.status, func.count(Dispatch.id))
+    .where(among(Dispatch.incident_id, dialect)).group_by(Dispatch.incident_id, Dispatch.status)))
+
+
 def _blocked_reasons(session: Session, cards: dict[int, IncidentCard]) -> None:
-    rows = session.execute(
-        select(Task.incident_id, Task.blocked_reason)
-        .where(one_of(session, Task.incident_id, cards), Task.status == TaskStatus.BLOCKED, Task.blocked_reason.is_not(None))
-        .order_by(Task.incident_id, Task.id)
-    )
-    for incident_id, reason in rows:
+    for incident_id, reason in session.execute(_BLOCKED_REASONS(session), {"ids": list(cards)}):
         cards[incident_id].blocked_reasons.append(reason)
 
 
 def _count_tasks(session: Session, cards: dict[int, IncidentCard], now: datetime) -> None:
-    is_open = Task.status.in_(OPEN_TASK_STATUSES)
-    rows = session.execute(
-        select(
-            Task.incident_id,
-            func.sum(case((is_open, 1), else_=0)),
-            func.sum(case((is_open & (Task.due_at < now), 1), else_=0)),
-            func.min(case((is_open & (Task.due_at >= now), Task.due_at))),
-        ).where(one_of(session, Task.incident_id, cards)).group_by(Task.incident_id)
-    )
+    rows = session.execute(_COUNT_TASKS(session), {"ids": list(cards), "now": now})
     for incident_id, open_tasks, overdue, next_due in rows:
         card = cards[incident_id]
         card.open_tasks, card.overdue_tasks, card.next_due_at = int(open_tasks or 0), int(overdue or 0), next_due
 
 
 def _count_relatives(session: Session, cards: dict[int, IncidentCard]) -> None:
-    rows = session.execute(
-        select(
-            Relative.incident_id,
-            func.count(Relative.id),
-            # Reached: the first contact is recorded (the anchor of the follow-ups).
-            func.sum(case((Relative.first_contact_at.is_not(None), 1), else_=0)),
-        ).where(one_of(session, Relative.incident_id, cards)).group_by(Relative.incident_id)
-    )
-    for incident_id, total, reached in rows:
+    for incident_id, total, reached in session.execute(_COUNT_RELATIVES(session), {"ids": list(cards)}):
         cards[incident_id].relatives, cards[incident_id].relatives_reached = int(total), int(reached or 0)
 
 
 def _count_dispatches(session: Session, cards: dict[int, IncidentCard]) -> None:
-    rows = session.execute(
-        select(Dispatch.incident_id, Dispatch.status, func.count(Dispatch.id))
-        .where(one_of(session, Dispatch.incident_id, cards)).group_by(Dispatch.incident_id, Dispatch.status)
-    )
-    for incident_id, status, count in rows:
+    for incident_id, status, count in session.execute(_COUNT_DISPATCHES(session), {"ids": list(cards)}):
         card = cards[incident_id]
         if status == DispatchStatus.ACKNOWLEDGED:
             card.dispatches_acknowledged = count
