@@ -33,7 +33,12 @@ from crisis.core.i18n import (
 from crisis.core.logging import configure_logging
 from crisis.core.navigation import bottom_nav_items, nav_items
 from crisis.core.redis_fallback import limiter_storage_uri, redis_up
-from crisis.core.security import DatabaseIdConverter, QuietSessionInterface, init_security_headers
+from crisis.core.security import (
+    DatabaseIdConverter,
+    QuietSessionInterface,
+    init_security_headers,
+    is_background_copy,
+)
 from crisis.live.origin import same_origin_check
 
 log = logging.getLogger(__name__)
@@ -196,6 +201,7 @@ def _register_template_helpers(app: Flask) -> None:
     app.jinja_env.globals["bottom_nav_items"] = bottom_nav_items
     app.jinja_env.globals["lang_text"] = lang_text
     app.jinja_env.globals["row_url"] = row_url
+    app.jinja_env.globals["is_background_copy"] = is_background_copy
     app.jinja_env.add_extension("jinja2.ext.do")
 
 

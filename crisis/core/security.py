@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, request
+from flask import Flask, has_request_context, request
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import NotFound
 from werkzeug.routing import IntegerConverter
@@ -61,6 +61,21 @@ class DatabaseIdConverter(IntegerConverter):
         return number
 
 
+#: The request header the service worker sends when it fetches a page ahead of time, for reading
+#: offline (crisis.pwa.offline): a copy made in the background, not a page the user opened.
+PREFETCH_HEADER = "X-Offline-Prefetch"
+
+
+def is_background_copy() -> bool:
+    """Whether this request is the service worker fetching a page ahead of time (`PREFETCH_HEADER`).
+
+    Such a page shows no flashed message (it would take the message from the page the user is
+    opening at the same moment: "Klart: ..." after marking a task done went missing so) and
+    writes no session cookie back.
+    """
+    return has_request_context() and request.headers.get(PREFETCH_HEADER) == "1"
+
+
 class QuietSessionInterface(SecureCookieSessionInterface):
     """The signed-cookie session, which some endpoints never write back.
 
@@ -76,6 +91,6 @@ class QuietSessionInterface(SecureCookieSessionInterface):
         self.quiet_endpoints = quiet_endpoints
 
     def should_set_cookie(self, app: Flask, session) -> bool:
-        if request.endpoint in self.quiet_endpoints:
+        if request.endpoint in self.quiet_endpoints or is_background_copy():
             return False
         return super().should_set_cookie(app, session)

@@ -49,8 +49,6 @@ CACHEABLE = frozenset({
 FOLLOW_UPS_AHEAD = timedelta(days=14)
 #: At most this many pages of each kind are fetched ahead (the page list stays small on a phone).
 MOST = 100
-#: The request header the service worker sends when it fetches a page ahead of time.
-PREFETCH_HEADER = "X-Offline-Prefetch"
 
 
 def keeps_pages_for(user: User) -> bool:

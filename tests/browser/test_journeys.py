@@ -72,7 +72,7 @@ def test_coordinator_activates_with_confirmation_withdraws_a_mistake_and_watches
         clock.step("untouched submit refused")
 
         # "Avliden" asks for the date of death in the same form.
-        assert page.is_hidden("#death-facts")
+        expect(page.locator("#death-facts")).to_be_hidden()  # once activate.js has run on the re-rendered form
         page.select_option("#type", "shooting")
         page.select_option("#outcome", "deceased")
         expect(page.locator("#death-facts")).to_be_visible()

@@ -163,3 +163,17 @@ def test_every_page_of_a_logged_in_user_carries_the_offline_texts_in_swedish(cli
     assert config["labels"]["task"]["done"] == "Klar"
     assert "/static/js/offline.js" in page
     assert 'id="offline-queue-list"' in page
+
+
+def test_a_page_fetched_ahead_leaves_the_message_for_the_page_the_worker_opens(client, visit):
+    """The service worker fetches pages ahead while the worker uses the app: such a copy neither
+    takes a flashed message ("Klart: ...") from the page being opened nor writes the cookie back."""
+    login(client, visit["worker"].email)
+    with client.session_transaction() as browser:
+        browser["_flashes"] = [("success", "Klart: Första kontakt")]
+    ahead = client.get("/me/tasks", headers={"X-Offline-Prefetch": "1"})
+    assert ahead.status_code == 200
+    assert "Klart: Första kontakt" not in ahead.get_data(as_text=True)
+    assert "Set-Cookie" not in ahead.headers
+    opened = client.get(f"/tasks/{visit['task'].id}")
+    assert "Klart: Första kontakt" in opened.get_data(as_text=True)
