@@ -22,6 +22,7 @@ from crisis.core.db import db, utcnow
 from crisis.core.forms import show_error
 from crisis.core.holidays import holiday_name, local_date
 from crisis.core.navigation import add_nav_item
+from crisis.core.security import is_background_copy
 from crisis.followups import forms as followup_forms
 from crisis.followups.forms import OutcomeForm, RescheduleForm
 from crisis.followups.models import FollowUp
@@ -181,7 +182,7 @@ def render_follow_up(follow_up: FollowUp, *, outcome_form=None, reschedule_form=
     if can_call:
         # The page shows the relative's number: an opening of their record (logguppföljning).
         # Fetched ahead by the phone for reading offline (docs/phone.md): logged as a copy to it.
-        action = "offline_copy" if request.headers.get("X-Offline-Prefetch") == "1" else "followup_view"
+        action = "offline_copy" if is_background_copy() else "followup_view"
         log_access(db.session, user=current_user, relative=relative, action=action)
         db.session.commit()
     history = db.session.scalars(

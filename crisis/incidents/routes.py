@@ -19,6 +19,7 @@ from crisis.auth.permissions import login_required, roles_required
 from crisis.core.db import db, utcnow
 from crisis.core.forms import show_error
 from crisis.core.navigation import add_nav_item
+from crisis.core.security import is_background_copy
 from crisis.incidents import access, labels, services
 from crisis.incidents.forms import (
     ActivateForm,
@@ -461,7 +462,7 @@ def show_relative(relative_id: int):
         if reason is None:
             return render_template("incidents/relative_reason.html", relative=relative, form=reason_form)
     # The phone fetching the record ahead for reading offline (docs/phone.md) is logged as a copy to it.
-    action = "offline_copy" if request.headers.get("X-Offline-Prefetch") == "1" else "view"
+    action = "offline_copy" if is_background_copy() else "view"
     log_access(db.session, user=current_user, relative=relative, action=action, reason=reason,
                assigned=access.is_assigned(db.session, current_user, relative.incident_id))
     db.session.commit()
